@@ -1,0 +1,74 @@
+package io.gemmaserving.runtime.engine;
+
+import java.nio.file.Path;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * The runtime server's start-up options: a stable CLI contract, because the operator writes these options into
+ * Deployments (and a test parses the operator's container args with {@link #parse}). Add options; never rename
+ * or remove one.
+ */
+@Command(name = "gemma-server", mixinStandardHelpOptions = true,
+        description = "Serves a Gemma model over the OpenAI-compatible HTTP API.")
+public final class ServeOptions {
+
+    @Option(names = "--model", required = true,
+            description = "GGUF file, or a directory holding config.json, tokenizer.json and *.safetensors"
+                    + " (a modelcar's /mnt/models).")
+    public Path model;
+
+    @Option(names = "--served-model-name", description = "Model id in the API (default: the file or directory name).")
+    public String servedModelName;
+
+    @Option(names = "--host", defaultValue = "0.0.0.0", description = "Address to listen on (default: ${DEFAULT-VALUE}).")
+    public String host;
+
+    @Option(names = "--port", defaultValue = "8080", description = "HTTP port (default: ${DEFAULT-VALUE}).")
+    public int port;
+
+    @Option(names = "--max-context-length", defaultValue = "4096",
+            description = "Longest sequence (prompt + generation) in tokens; sizes the KV cache (default: ${DEFAULT-VALUE}).")
+    public int maxContextLength;
+
+    @Option(names = "--max-concurrent-sequences", defaultValue = "8",
+            description = "Sequences decoded together by continuous batching (default: ${DEFAULT-VALUE}).")
+    public int maxConcurrentSequences;
+
+    @Option(names = "--max-waiting-requests", defaultValue = "64",
+            description = "Requests that may wait for a free sequence slot; beyond it the server answers 429 (default: ${DEFAULT-VALUE}).")
+    public int maxWaitingRequests;
+
+    @Option(names = "--prefill-chunk", defaultValue = "256",
+            description = "Prompt tokens per sequence per step of chunked prefill (default: ${DEFAULT-VALUE}).")
+    public int prefillChunk;
+
+    @Option(names = "--backend", defaultValue = "auto",
+            description = "Compute backend: auto, cpu, vector, scalar, cuda (default: ${DEFAULT-VALUE}). 'cuda' refuses"
+                    + " to start without a GPU; 'auto' falls back to the CPU.")
+    public String backend;
+
+    @Option(names = "--tensor-parallel-size", defaultValue = "1",
+            description = "GPUs the model is split across (CUDA backend; default: ${DEFAULT-VALUE}).")
+    public int tensorParallelSize;
+
+    @Option(names = "--threads", defaultValue = "0",
+            description = "CPU threads for the kernels; 0 means one per available core (default: ${DEFAULT-VALUE}).")
+    public int threads;
+
+    @Option(names = "--api-key-file",
+            description = "File holding the API key clients must send as 'Authorization: Bearer <key>'. Without it the server is open.")
+    public Path apiKeyFile;
+
+    @Option(names = "--drain-timeout-seconds", defaultValue = "30",
+            description = "On SIGTERM, how long running requests may take to finish (default: ${DEFAULT-VALUE}).")
+    public int drainTimeoutSeconds;
+
+    /** Parses {@code args}; throws {@link CommandLine.ParameterException} naming the bad option. */
+    public static ServeOptions parse(String... args) {
+        ServeOptions options = new ServeOptions();
+        new CommandLine(options).parseArgs(args);
+        return options;
+    }
+}
