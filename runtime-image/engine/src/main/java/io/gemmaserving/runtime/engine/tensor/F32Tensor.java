@@ -1,0 +1,56 @@
+package io.gemmaserving.runtime.engine.tensor;
+
+import static io.gemmaserving.runtime.engine.tensor.Simd.F;
+import static io.gemmaserving.runtime.engine.tensor.Simd.L;
+import static io.gemmaserving.runtime.engine.tensor.Simd.LE;
+
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+/** GGML_TYPE_F32: 4-byte little-endian IEEE floats. */
+public final class F32Tensor extends AbstractTensor {
+
+    public F32Tensor(String name, long rows, int cols, MemorySegment data) {
+        super(name, TensorType.F32, rows, cols, data);
+    }
+
+    @Override
+    protected void dequantizeBlock(long blockOffset, float[] out, int off) {
+        out[off] = data.get(Simd.FLOAT, blockOffset);
+    }
+
+    @Override
+    public void dequantizeRow(long row, float[] out, int off) {
+        MemorySegment.copy(data, Simd.FLOAT, rowOffset(row), out, off, cols);
+    }
+
+    @Override
+    public float dotScalar(long row, float[] x, int xOff) {
+        long base = rowOffset(row);
+        float sum = 0f;
+        for (int i = 0; i < cols; i++) {
+            sum += data.get(Simd.FLOAT, base + 4L * i) * x[xOff + i];
+        }
+        return sum;
+    }
+
+    @Override
+    public float dotVector(long row, float[] x, int xOff) {
+        long base = rowOffset(row);
+        FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
+        int i = 0;
+        for (; i <= cols - 2 * L; i += 2 * L) {
+            s0 = FloatVector.fromMemorySegment(F, data, base + 4L * i, LE).fma(FloatVector.fromArray(F, x, xOff + i), s0);
+            s1 = FloatVector.fromMemorySegment(F, data, base + 4L * (i + L), LE).fma(FloatVector.fromArray(F, x, xOff + i + L), s1);
+        }
+        for (; i <= cols - L; i += L) {
+            s0 = FloatVector.fromMemorySegment(F, data, base + 4L * i, LE).fma(FloatVector.fromArray(F, x, xOff + i), s0);
+        }
+        float sum = s0.add(s1).reduceLanes(VectorOperators.ADD);
+        for (; i < cols; i++) {
+            sum += data.get(Simd.FLOAT, base + 4L * i) * x[xOff + i];
+        }
+        return sum;
+    }
+}

@@ -1,0 +1,94 @@
+package io.gemmaserving.runtime.engine.tensor;
+
+import static io.gemmaserving.runtime.engine.tensor.Simd.B;
+import static io.gemmaserving.runtime.engine.tensor.Simd.F;
+import static io.gemmaserving.runtime.engine.tensor.Simd.L;
+import static io.gemmaserving.runtime.engine.tensor.Simd.LE;
+
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * GGML_TYPE_Q4_K, super-block of 256 in 144 bytes: {@code fp16 d; fp16 dmin; uint8 scales[12]; uint8 qs[128]}.
+ * Eight sub-blocks of 32, each with a 6-bit scale {@code sc} and 6-bit min {@code m} packed in {@code scales}.
+ * Byte group {@code g} (32 bytes of qs) holds sub-block {@code 2g} in its low nibbles and {@code 2g+1} in its
+ * high nibbles; {@code y = d * sc * q - dmin * m}.
+ */
+public final class Q4_KTensor extends AbstractTensor {
+
+    private static final int BYTES = 144;
+
+    public Q4_KTensor(String name, long rows, int cols, MemorySegment data) {
+        super(name, TensorType.Q4_K, rows, cols, data);
+    }
+
+    /** 6-bit scale of sub-block j (0..7) from the 12 packed bytes at {@code s}. Shared with Q5_K. */
+    static int scale(MemorySegment data, long s, int j) {
+        return j < 4 ? Simd.u8(data, s + j) & 63
+                : (Simd.u8(data, s + j + 4) & 0x0F) | ((Simd.u8(data, s + j - 4) >>> 6) << 4);
+    }
+
+    /** 6-bit min of sub-block j (0..7). */
+    static int min(MemorySegment data, long s, int j) {
+        return j < 4 ? Simd.u8(data, s + j + 4) & 63
+                : (Simd.u8(data, s + j + 4) >>> 4) | ((Simd.u8(data, s + j) >>> 6) << 4);
+    }
+
+    @Override
+    protected void dequantizeBlock(long bo, float[] out, int off) {
+        float d = Simd.f16(data, bo);
+        float dmin = Simd.f16(data, bo + 2);
+        for (int g = 0; g < 4; g++) {
+            float d0 = d * scale(data, bo + 4, 2 * g), m0 = dmin * min(data, bo + 4, 2 * g);
+            float d1 = d * scale(data, bo + 4, 2 * g + 1), m1 = dmin * min(data, bo + 4, 2 * g + 1);
+            for (int j = 0; j < 32; j++) {
+                int q = Simd.u8(data, bo + 16 + g * 32 + j);
+                out[off + g * 64 + j] = d0 * (q & 0x0F) - m0;
+                out[off + g * 64 + 32 + j] = d1 * (q >>> 4) - m1;
+            }
+        }
+    }
+
+    /**
+     * Per sub-block the weights are {@code q * ds - dm}: one FMA turns the nibbles into weights, a second one
+     * multiplies by x into the accumulator (low and high nibbles in separate accumulators).
+     */
+    @Override
+    public float dotVector(long row, float[] x, int xOff) {
+        if (!Simd.QUANT_OK) {
+            return super.dotVector(row, x, xOff);
+        }
+        long base = rowOffset(row);
+        FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
+        FloatVector acc2 = FloatVector.zero(F), acc3 = FloatVector.zero(F);
+        for (int b = 0; b < blocksPerRow; b++) {
+            long bo = base + (long) b * BYTES;
+            int xo = xOff + b * 256;
+            float d = Simd.f16(data, bo);
+            float dmin = Simd.f16(data, bo + 2);
+            for (int g = 0; g < 4; g++) {
+                FloatVector ds0 = FloatVector.broadcast(F, d * scale(data, bo + 4, 2 * g));
+                FloatVector dm0 = FloatVector.broadcast(F, -dmin * min(data, bo + 4, 2 * g));
+                FloatVector ds1 = FloatVector.broadcast(F, d * scale(data, bo + 4, 2 * g + 1));
+                FloatVector dm1 = FloatVector.broadcast(F, -dmin * min(data, bo + 4, 2 * g + 1));
+                long qo = bo + 16 + g * 32;
+                int xg = xo + g * 64;
+                for (int k = 0; k < 32; k += 2 * L) {
+                    ByteVector qa = ByteVector.fromMemorySegment(B, data, qo + k, LE);
+                    ByteVector qb = ByteVector.fromMemorySegment(B, data, qo + k + L, LE);
+                    FloatVector wa0 = ((FloatVector) qa.and((byte) 0x0F).castShape(F, 0)).fma(ds0, dm0);
+                    FloatVector wb0 = ((FloatVector) qb.and((byte) 0x0F).castShape(F, 0)).fma(ds0, dm0);
+                    FloatVector wa1 = ((FloatVector) qa.lanewise(VectorOperators.LSHR, 4).castShape(F, 0)).fma(ds1, dm1);
+                    FloatVector wb1 = ((FloatVector) qb.lanewise(VectorOperators.LSHR, 4).castShape(F, 0)).fma(ds1, dm1);
+                    acc0 = wa0.fma(FloatVector.fromArray(F, x, xg + k), acc0);
+                    acc1 = wb0.fma(FloatVector.fromArray(F, x, xg + k + L), acc1);
+                    acc2 = wa1.fma(FloatVector.fromArray(F, x, xg + 32 + k), acc2);
+                    acc3 = wb1.fma(FloatVector.fromArray(F, x, xg + 32 + k + L), acc3);
+                }
+            }
+        }
+        return acc0.add(acc1).add(acc2.add(acc3)).reduceLanes(VectorOperators.ADD);
+    }
+}

@@ -1,0 +1,83 @@
+package io.gemmaserving.runtime.engine.tensor;
+
+import static io.gemmaserving.runtime.engine.tensor.Simd.B;
+import static io.gemmaserving.runtime.engine.tensor.Simd.F;
+import static io.gemmaserving.runtime.engine.tensor.Simd.L;
+import static io.gemmaserving.runtime.engine.tensor.Simd.LE;
+
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * GGML_TYPE_Q6_K, super-block of 256 in 210 bytes: {@code uint8 ql[128]; uint8 qh[64]; int8 scales[16]; fp16 d}.
+ * Element {@code g*128 + s*32 + j} (half g 0..1, quarter s 0..3, j 0..31): low 4 bits from
+ * {@code ql[g*64 + (s&1)*32 + j]} (low nibble for s < 2, high for s >= 2), high 2 bits from
+ * {@code qh[g*32 + j] >> 2s}; {@code y = d * scales[idx / 16] * (q - 32)}.
+ */
+public final class Q6_KTensor extends AbstractTensor {
+
+    private static final int BYTES = 210;
+
+    public Q6_KTensor(String name, long rows, int cols, MemorySegment data) {
+        super(name, TensorType.Q6_K, rows, cols, data);
+    }
+
+    @Override
+    protected void dequantizeBlock(long bo, float[] out, int off) {
+        float d = Simd.f16(data, bo + 208);
+        for (int g = 0; g < 2; g++) {
+            for (int s = 0; s < 4; s++) {
+                for (int j = 0; j < 32; j++) {
+                    int ql = Simd.u8(data, bo + g * 64 + (s & 1) * 32 + j);
+                    int lo = s < 2 ? ql & 0x0F : ql >>> 4;
+                    int hi = (Simd.u8(data, bo + 128 + g * 32 + j) >>> (2 * s)) & 3;
+                    int idx = g * 128 + s * 32 + j;
+                    out[off + idx] = d * Simd.i8(data, bo + 192 + idx / 16) * ((lo | (hi << 4)) - 32);
+                }
+            }
+        }
+    }
+
+    /**
+     * Three byte loads (two of ql, one of qh) give four L-lane chunks of 6-bit values; each chunk lies inside one
+     * 16-element scale group, so it is scaled by one broadcast {@code d * scale}.
+     */
+    @Override
+    public float dotVector(long row, float[] x, int xOff) {
+        if (!Simd.QUANT_OK) {
+            return super.dotVector(row, x, xOff);
+        }
+        long base = rowOffset(row);
+        FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
+        FloatVector acc2 = FloatVector.zero(F), acc3 = FloatVector.zero(F);
+        for (int b = 0; b < blocksPerRow; b++) {
+            long bo = base + (long) b * BYTES;
+            int xo = xOff + b * 256;
+            float d = Simd.f16(data, bo + 208);
+            for (int g = 0; g < 2; g++) {
+                for (int j = 0; j < 32; j += L) {
+                    ByteVector qa = ByteVector.fromMemorySegment(B, data, bo + g * 64 + j, LE);
+                    ByteVector qb = ByteVector.fromMemorySegment(B, data, bo + g * 64 + 32 + j, LE);
+                    ByteVector qh = ByteVector.fromMemorySegment(B, data, bo + 128 + g * 32 + j, LE);
+                    ByteVector q0 = qa.and((byte) 0x0F).or(qh.lanewise(VectorOperators.LSHL, 4).and((byte) 0x30)).sub((byte) 32);
+                    ByteVector q1 = qb.and((byte) 0x0F).or(qh.lanewise(VectorOperators.LSHL, 2).and((byte) 0x30)).sub((byte) 32);
+                    ByteVector q2 = qa.lanewise(VectorOperators.LSHR, 4).or(qh.and((byte) 0x30)).sub((byte) 32);
+                    ByteVector q3 = qb.lanewise(VectorOperators.LSHR, 4).or(qh.lanewise(VectorOperators.LSHR, 2).and((byte) 0x30)).sub((byte) 32);
+                    long sc = bo + 192 + g * 8 + j / 16;
+                    int xg = xo + g * 128 + j;
+                    acc0 = ((FloatVector) q0.castShape(F, 0)).mul(d * Simd.i8(data, sc))
+                            .fma(FloatVector.fromArray(F, x, xg), acc0);
+                    acc1 = ((FloatVector) q1.castShape(F, 0)).mul(d * Simd.i8(data, sc + 2))
+                            .fma(FloatVector.fromArray(F, x, xg + 32), acc1);
+                    acc2 = ((FloatVector) q2.castShape(F, 0)).mul(d * Simd.i8(data, sc + 4))
+                            .fma(FloatVector.fromArray(F, x, xg + 64), acc2);
+                    acc3 = ((FloatVector) q3.castShape(F, 0)).mul(d * Simd.i8(data, sc + 6))
+                            .fma(FloatVector.fromArray(F, x, xg + 96), acc3);
+                }
+            }
+        }
+        return acc0.add(acc1).add(acc2.add(acc3)).reduceLanes(VectorOperators.ADD);
+    }
+}

@@ -1,0 +1,67 @@
+package io.gemmaserving.runtime.engine.tensor;
+
+import static io.gemmaserving.runtime.engine.tensor.Simd.B;
+import static io.gemmaserving.runtime.engine.tensor.Simd.F;
+import static io.gemmaserving.runtime.engine.tensor.Simd.L;
+import static io.gemmaserving.runtime.engine.tensor.Simd.LE;
+
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * GGML_TYPE_Q8_0, block of 32 in 34 bytes: {@code fp16 d; int8 qs[32]}; {@code y[i] = d * qs[i]}.
+ */
+public final class Q8_0Tensor extends AbstractTensor {
+
+    private static final int BYTES = 34;
+
+    public Q8_0Tensor(String name, long rows, int cols, MemorySegment data) {
+        super(name, TensorType.Q8_0, rows, cols, data);
+    }
+
+    @Override
+    protected void dequantizeBlock(long bo, float[] out, int off) {
+        float d = Simd.f16(data, bo);
+        for (int i = 0; i < 32; i++) {
+            out[off + i] = d * Simd.i8(data, bo + 2 + i);
+        }
+    }
+
+    /**
+     * Per block: L int8 lanes cast to L float lanes, FMA with x into a block sum, then the block sum times d into
+     * one of two accumulators (two blocks per iteration to keep two FMA chains in flight).
+     */
+    @Override
+    public float dotVector(long row, float[] x, int xOff) {
+        if (!Simd.QUANT_OK) {
+            return super.dotVector(row, x, xOff);
+        }
+        long base = rowOffset(row);
+        FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
+        int b = 0;
+        for (; b + 1 < blocksPerRow; b += 2) {
+            long bo = base + (long) b * BYTES;
+            int xo = xOff + b * 32;
+            acc0 = block(bo, x, xo).fma(FloatVector.broadcast(F, Simd.f16(data, bo)), acc0);
+            acc1 = block(bo + BYTES, x, xo + 32).fma(FloatVector.broadcast(F, Simd.f16(data, bo + BYTES)), acc1);
+        }
+        if (b < blocksPerRow) {
+            long bo = base + (long) b * BYTES;
+            acc0 = block(bo, x, xOff + b * 32).fma(FloatVector.broadcast(F, Simd.f16(data, bo)), acc0);
+        }
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+    }
+
+    /** Sum over the block's 32 lanes of q * x, as an L-lane vector (not yet scaled by d). */
+    private FloatVector block(long bo, float[] x, int xo) {
+        FloatVector s = ((FloatVector) ByteVector.fromMemorySegment(B, data, bo + 2, LE).castShape(F, 0))
+                .mul(FloatVector.fromArray(F, x, xo));
+        for (int k = L; k < 32; k += L) {
+            s = ((FloatVector) ByteVector.fromMemorySegment(B, data, bo + 2 + k, LE).castShape(F, 0))
+                    .fma(FloatVector.fromArray(F, x, xo + k), s);
+        }
+        return s;
+    }
+}
