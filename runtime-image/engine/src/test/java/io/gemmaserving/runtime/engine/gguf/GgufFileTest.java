@@ -238,6 +238,10 @@ class GgufFileTest {
                 WeightTensor w = f.tensor(e.getKey());
                 assertEquals(e.getValue().cols(), w.cols());
             }
+            // tensor data lies inside the file and ends within one alignment of its end
+            long end = f.tensorInfos().values().stream().mapToLong(i -> i.fileOffset() + i.bytes()).max().orElseThrow();
+            long size = Files.size(Path.of(env));
+            assertTrue(end <= size && size - end < f.alignment(), "last tensor ends at " + end + ", file has " + size);
             WeightTensor norm = f.tensor("output_norm.weight");
             assertEquals(1, norm.rows());
             assertEquals(640, norm.cols());
