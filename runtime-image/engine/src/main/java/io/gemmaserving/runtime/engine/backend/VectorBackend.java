@@ -1,0 +1,168 @@
+package io.gemmaserving.runtime.engine.backend;
+
+import static io.gemmaserving.runtime.engine.tensor.Simd.F;
+import static io.gemmaserving.runtime.engine.tensor.Simd.L;
+
+import io.gemmaserving.runtime.engine.tensor.Simd;
+import io.gemmaserving.runtime.engine.tensor.WeightTensor;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * The CPU backend: JDK Vector API kernels, rows split over a fixed pool of threads (the caller is one of them).
+ *
+ * <p>Batch 1 (decode) calls {@link WeightTensor#dotVector} per row: the quantized bytes stream from memory once
+ * and are decoded in registers. For a larger batch (prefill, batched decode) each thread takes a tile of
+ * {@value #TILE} rows, dequantizes it once into a per-thread float buffer (it stays in L2), and multiplies it with
+ * every activation row, two weight rows by four activation rows at a time: the weights come from memory once per
+ * matmul, not once per token, and decoding costs once per tile instead of once per token.
+ */
+public final class VectorBackend implements Backend {
+
+    /** Rows dequantized together for batched products. */
+    static final int TILE = 16;
+    /** From this batch on, dequantize a tile and run float kernels; below it, fused dots per row and token. */
+    static final int DEQUANT_BATCH = 4;
+    /** Below this many weights a product runs on the calling thread alone: handing it out costs more. */
+    static final long PARALLEL_MIN_ELEMENTS = 1 << 16;
+
+    private static final ThreadLocal<float[]> TILE_BUFFER = ThreadLocal.withInitial(() -> new float[0]);
+
+    private final WorkerPool pool;
+
+    /** @param threads compute threads including the caller; at least 1 */
+    public VectorBackend(int threads) {
+        this.pool = new WorkerPool(threads, 200_000);
+    }
+
+    @Override
+    public String name() {
+        return "vector";
+    }
+
+    public int threads() {
+        return pool.threads();
+    }
+
+    @Override
+    public void matmul(WeightTensor w, float[] x, float[] out, int batch) {
+        int rows = Backends.checkShapes(w, x, out, batch);
+        int cols = w.cols();
+        boolean tiled = batch >= DEQUANT_BATCH;
+        int threads = (long) rows * cols < PARALLEL_MIN_ELEMENTS ? 1 : pool.threads();
+        // several chunks per thread, so a thread slowed down by something else does not hold up the product
+        int per = Math.max(tiled ? TILE : 16, (rows + threads * 4 - 1) / (threads * 4));
+        if (tiled) {
+            per = (per + TILE - 1) / TILE * TILE;
+        }
+        int chunkRows = per;
+        int nChunks = (rows + chunkRows - 1) / chunkRows;
+        WorkerPool.Body body = tiled
+                ? c -> tiledRows(w, x, out, batch, c * chunkRows, Math.min(rows, (c + 1) * chunkRows))
+                : c -> fusedRows(w, x, out, batch, c * chunkRows, Math.min(rows, (c + 1) * chunkRows));
+        if (threads == 1) {
+            for (int c = 0; c < nChunks; c++) {
+                body.run(c);
+            }
+        } else {
+            pool.run(nChunks, body);
+        }
+    }
+
+    /** Rows [r0, r1): for each row, its dot with every activation row while the row is in L1. */
+    private static void fusedRows(WeightTensor w, float[] x, float[] out, int batch, int r0, int r1) {
+        int rows = (int) w.rows();
+        int cols = w.cols();
+        for (int r = r0; r < r1; r++) {
+            for (int b = 0; b < batch; b++) {
+                out[b * rows + r] = w.dotVector(r, x, b * cols);
+            }
+        }
+    }
+
+    private static void tiledRows(WeightTensor w, float[] x, float[] out, int batch, int r0, int r1) {
+        int rows = (int) w.rows();
+        int cols = w.cols();
+        float[] tile = TILE_BUFFER.get();
+        if (tile.length < TILE * cols) {
+            tile = new float[TILE * cols];
+            TILE_BUFFER.set(tile);
+        }
+        for (int t0 = r0; t0 < r1; t0 += TILE) {
+            int n = Math.min(TILE, r1 - t0);
+            for (int i = 0; i < n; i++) {
+                w.dequantizeRow(t0 + i, tile, i * cols);
+            }
+            int i = 0;
+            for (; i + 1 < n; i += 2) {
+                int b = 0;
+                for (; b + 3 < batch; b += 4) {
+                    dot2x4(tile, i * cols, x, b * cols, cols, out, b * rows + t0 + i, rows);
+                }
+                for (; b < batch; b++) {
+                    out[b * rows + t0 + i] = Simd.dot(tile, i * cols, x, b * cols, cols);
+                    out[b * rows + t0 + i + 1] = Simd.dot(tile, (i + 1) * cols, x, b * cols, cols);
+                }
+            }
+            for (; i < n; i++) {
+                for (int b = 0; b < batch; b++) {
+                    out[b * rows + t0 + i] = Simd.dot(tile, i * cols, x, b * cols, cols);
+                }
+            }
+        }
+    }
+
+    /**
+     * Two weight rows (at {@code wOff}, {@code wOff + n}) times four activation rows (at {@code xOff + k*n}):
+     * eight accumulators, six loads per eight FMAs. Results go to {@code out[o + k*stride + {0,1}]}.
+     */
+    private static void dot2x4(float[] w, int wOff, float[] x, int xOff, int n, float[] out, int o, int stride) {
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+        FloatVector c0 = FloatVector.zero(F), c1 = FloatVector.zero(F), c2 = FloatVector.zero(F), c3 = FloatVector.zero(F);
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector w0 = FloatVector.fromArray(F, w, wOff + i);
+            FloatVector w1 = FloatVector.fromArray(F, w, wOff + n + i);
+            FloatVector x0 = FloatVector.fromArray(F, x, xOff + i);
+            FloatVector x1 = FloatVector.fromArray(F, x, xOff + n + i);
+            FloatVector x2 = FloatVector.fromArray(F, x, xOff + 2 * n + i);
+            FloatVector x3 = FloatVector.fromArray(F, x, xOff + 3 * n + i);
+            a0 = w0.fma(x0, a0);
+            a1 = w0.fma(x1, a1);
+            a2 = w0.fma(x2, a2);
+            a3 = w0.fma(x3, a3);
+            c0 = w1.fma(x0, c0);
+            c1 = w1.fma(x1, c1);
+            c2 = w1.fma(x2, c2);
+            c3 = w1.fma(x3, c3);
+        }
+        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+        float t0 = c0.reduceLanes(VectorOperators.ADD), t1 = c1.reduceLanes(VectorOperators.ADD);
+        float t2 = c2.reduceLanes(VectorOperators.ADD), t3 = c3.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            float w0 = w[wOff + i], w1 = w[wOff + n + i];
+            s0 += w0 * x[xOff + i];
+            s1 += w0 * x[xOff + n + i];
+            s2 += w0 * x[xOff + 2 * n + i];
+            s3 += w0 * x[xOff + 3 * n + i];
+            t0 += w1 * x[xOff + i];
+            t1 += w1 * x[xOff + n + i];
+            t2 += w1 * x[xOff + 2 * n + i];
+            t3 += w1 * x[xOff + 3 * n + i];
+        }
+        out[o] = s0;
+        out[o + 1] = t0;
+        out[o + stride] = s1;
+        out[o + stride + 1] = t1;
+        out[o + 2 * stride] = s2;
+        out[o + 2 * stride + 1] = t2;
+        out[o + 3 * stride] = s3;
+        out[o + 3 * stride + 1] = t3;
+    }
+
+    @Override
+    public void close() {
+        pool.close();
+    }
+}

@@ -1,0 +1,122 @@
+package io.gemmaserving.runtime.engine.backend;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.gemmaserving.runtime.engine.tensor.TensorType;
+import io.gemmaserving.runtime.engine.tensor.TestData;
+import io.gemmaserving.runtime.engine.tensor.WeightTensor;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * ScalarBackend (the reference) against VectorBackend with 2 threads, for every format, batch 1 (fused dots),
+ * 2 (fused, several tokens) and 5 (dequantized tiles, 2x4 kernel plus remainders). 301 rows: enough work to run
+ * in parallel, and a ragged last tile. Tolerance: 2e-5 of sum |w_i x_i| for each output.
+ */
+class BackendTest {
+
+    static final double REL_TOL = 2e-5;
+    static ScalarBackend scalar;
+    static VectorBackend vector;
+
+    @BeforeAll
+    static void start() {
+        scalar = new ScalarBackend();
+        vector = new VectorBackend(2);
+    }
+
+    @AfterAll
+    static void stop() {
+        vector.close();
+    }
+
+    static List<TensorType> types() {
+        return TestData.SUPPORTED;
+    }
+
+    @ParameterizedTest
+    @MethodSource("types")
+    void vectorMatchesScalar(TensorType type) {
+        Random rnd = new Random(1000 + type.ordinal());
+        int rows = 301, cols = TestData.cols(type);
+        WeightTensor w = TestData.randomTensor(type, rows, cols, rnd);
+        for (int batch : new int[] {1, 2, 5}) {
+            float[] x = TestData.randomVector(batch * cols, rnd);
+            float[] expected = new float[batch * rows];
+            float[] actual = new float[batch * rows];
+            scalar.matmul(w, x, expected, batch);
+            vector.matmul(w, x, actual, batch);
+            for (int b = 0; b < batch; b++) {
+                for (int r = 0; r < rows; r++) {
+                    double tol = REL_TOL * TestData.absDot(w, r, x, b * cols);
+                    assertEquals(expected[b * rows + r], actual[b * rows + r], tol,
+                            type + " batch " + batch + " b " + b + " row " + r);
+                }
+            }
+        }
+    }
+
+    @Test
+    void rejectsWrongSizes() {
+        WeightTensor w = TestData.randomTensor(TensorType.F32, 4, 8, new Random(1));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> vector.matmul(w, new float[8], new float[8], 2));
+        assertEquals("matmul F32.test [4 x 8] batch 2: x has 8 floats (needs 16), out has 8 (needs 8)", e.getMessage());
+    }
+
+    @Test
+    void poolSurvivesAFailingChunk() {
+        try (WorkerPool pool = new WorkerPool(2, 1000)) {
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> pool.run(8, c -> {
+                if (c == 5) {
+                    throw new IllegalStateException("chunk 5");
+                }
+            }));
+            assertEquals("chunk 5", e.getMessage());
+            int[] seen = new int[100];
+            pool.run(100, c -> seen[c]++);
+            for (int s : seen) {
+                assertEquals(1, s);
+            }
+        }
+    }
+
+    @Test
+    void selectHonoursNameAndProperty() {
+        String old = System.getProperty(Backends.PROPERTY);
+        try {
+            System.clearProperty(Backends.PROPERTY);
+            try (Backend b = Backends.select("auto", 2)) {
+                assertInstanceOf(VectorBackend.class, b);
+                assertEquals(2, ((VectorBackend) b).threads());
+            }
+            try (Backend b = Backends.select("scalar", 2)) {
+                assertEquals("scalar", b.name());
+            }
+            System.setProperty(Backends.PROPERTY, "scalar");
+            try (Backend b = Backends.select("vector", 2)) {
+                assertEquals("scalar", b.name());
+            }
+            System.setProperty(Backends.PROPERTY, "tpu");
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Backends.select("auto", 1));
+            assertEquals("unknown backend 'tpu' (auto, cpu, vector, scalar)", e.getMessage());
+            System.clearProperty(Backends.PROPERTY);
+            e = assertThrows(IllegalArgumentException.class, () -> Backends.select("cuda", 1));
+            assertTrue(e.getMessage().startsWith("backend cuda is not available"), e.getMessage());
+        } finally {
+            if (old == null) {
+                System.clearProperty(Backends.PROPERTY);
+            } else {
+                System.setProperty(Backends.PROPERTY, old);
+            }
+        }
+    }
+}
