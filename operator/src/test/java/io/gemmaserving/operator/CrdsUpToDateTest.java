@@ -1,0 +1,61 @@
+package io.gemmaserving.operator;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.fabric8.crdv2.generator.CRDGenerator;
+import io.gemmaserving.operator.api.GemmaModel;
+import io.gemmaserving.operator.api.ServingRuntime;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+/**
+ * crds/ holds the CRDs generated from the Java types, never edited by hand. This test regenerates them with the same
+ * generator quarkus-operator-sdk uses (fabric8 crd-generator v2) and fails on any difference. To refresh crds/ after
+ * changing the types: {@code ./mvnw -pl operator test -Dtest=CrdsUpToDateTest -Dgemma.updateCrds=true}.
+ */
+class CrdsUpToDateTest {
+
+    static final Path CRDS = Path.of("..", "crds");
+    static final List<String> FILES = List.of("gemmamodels.serving.gemma.io-v1.yml", "servingruntimes.serving.gemma.io-v1.yml");
+
+    @Test
+    void crdsDirectoryMatchesTheJavaTypes() throws IOException {
+        Path out = Path.of("target", "crd-check");
+        Files.createDirectories(out);
+        new CRDGenerator().customResourceClasses(GemmaModel.class, ServingRuntime.class)
+                .forCRDVersions("v1").inOutputDir(out.toFile()).generate();
+        boolean update = Boolean.getBoolean("gemma.updateCrds");
+        for (String name : FILES) {
+            Path generated = out.resolve(name);
+            assertTrue(Files.exists(generated), "generator wrote no " + name);
+            if (update) {
+                Files.copy(generated, CRDS.resolve(name), StandardCopyOption.REPLACE_EXISTING);
+            }
+            assertTrue(Files.exists(CRDS.resolve(name)), "crds/" + name + " is missing; run with -Dgemma.updateCrds=true");
+            assertEquals(Files.readString(generated), Files.readString(CRDS.resolve(name)),
+                    "crds/" + name + " differs from the Java types; run with -Dgemma.updateCrds=true and commit");
+        }
+        try (Stream<Path> files = Files.list(CRDS)) {
+            assertEquals(FILES, files.map(p -> p.getFileName().toString()).sorted().toList(),
+                    "crds/ holds exactly the generated CRDs");
+        }
+    }
+
+    /** The Quarkus build (quarkus-operator-sdk) writes target/kubernetes/*-v1.yml; when it has run, it must agree too. */
+    @Test
+    void quarkusBuildOutputMatchesWhenPresent() throws IOException {
+        for (String name : FILES) {
+            Path built = Path.of("target", "kubernetes", name);
+            if (Files.exists(built)) {
+                assertEquals(Files.readString(CRDS.resolve(name)), Files.readString(built),
+                        "target/kubernetes/" + name + " (Quarkus build) differs from crds/" + name);
+            }
+        }
+    }
+}
