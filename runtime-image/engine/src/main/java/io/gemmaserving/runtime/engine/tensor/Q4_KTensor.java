@@ -2,12 +2,14 @@ package io.gemmaserving.runtime.engine.tensor;
 
 import static io.gemmaserving.runtime.engine.tensor.Simd.B;
 import static io.gemmaserving.runtime.engine.tensor.Simd.F;
+import static io.gemmaserving.runtime.engine.tensor.Simd.I;
 import static io.gemmaserving.runtime.engine.tensor.Simd.L;
 import static io.gemmaserving.runtime.engine.tensor.Simd.LE;
 
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -34,6 +36,20 @@ public final class Q4_KTensor extends AbstractTensor {
     static int min(MemorySegment data, long s, int j) {
         return j < 4 ? Simd.u8(data, s + j + 4) & 63
                 : (Simd.u8(data, s + j + 4) >>> 4) | ((Simd.u8(data, s + j) >>> 6) << 4);
+    }
+
+    /** Byte i (0..11) of the packed scales, given as bytes 0..7 in {@code lo} and 8..11 in {@code hi}. */
+    private static int b(long lo, int hi, int i) {
+        return i < 8 ? (int) (lo >>> (8 * i)) & 0xFF : (hi >>> (8 * (i - 8))) & 0xFF;
+    }
+
+    /** {@link #scale} from registers: the vector kernel reads the 12 bytes with two loads, not sixteen. */
+    static int scale(long lo, int hi, int j) {
+        return j < 4 ? b(lo, hi, j) & 63 : (b(lo, hi, j + 4) & 0x0F) | ((b(lo, hi, j - 4) >>> 6) << 4);
+    }
+
+    static int min(long lo, int hi, int j) {
+        return j < 4 ? b(lo, hi, j + 4) & 63 : (b(lo, hi, j + 4) >>> 4) | ((b(lo, hi, j) >>> 6) << 4);
     }
 
     @Override
@@ -66,22 +82,27 @@ public final class Q4_KTensor extends AbstractTensor {
         for (int b = 0; b < blocksPerRow; b++) {
             long bo = base + (long) b * BYTES;
             int xo = xOff + b * 256;
-            float d = Simd.f16(data, bo);
-            float dmin = Simd.f16(data, bo + 2);
+            long head = Simd.i64(data, bo); // d, dmin, scales[0..3]
+            long lo = (head >>> 32) | ((long) Simd.i32(data, bo + 8) << 32);
+            int hi = Simd.i32(data, bo + 12);
+            float d = Float.float16ToFloat((short) head);
+            float dmin = Float.float16ToFloat((short) (head >>> 16));
             for (int g = 0; g < 4; g++) {
-                FloatVector ds0 = FloatVector.broadcast(F, d * scale(data, bo + 4, 2 * g));
-                FloatVector dm0 = FloatVector.broadcast(F, -dmin * min(data, bo + 4, 2 * g));
-                FloatVector ds1 = FloatVector.broadcast(F, d * scale(data, bo + 4, 2 * g + 1));
-                FloatVector dm1 = FloatVector.broadcast(F, -dmin * min(data, bo + 4, 2 * g + 1));
+                FloatVector ds0 = FloatVector.broadcast(F, d * scale(lo, hi, 2 * g));
+                FloatVector dm0 = FloatVector.broadcast(F, -dmin * min(lo, hi, 2 * g));
+                FloatVector ds1 = FloatVector.broadcast(F, d * scale(lo, hi, 2 * g + 1));
+                FloatVector dm1 = FloatVector.broadcast(F, -dmin * min(lo, hi, 2 * g + 1));
                 long qo = bo + 16 + g * 32;
                 int xg = xo + g * 64;
                 for (int k = 0; k < 32; k += 2 * L) {
-                    ByteVector qa = ByteVector.fromMemorySegment(B, data, qo + k, LE);
-                    ByteVector qb = ByteVector.fromMemorySegment(B, data, qo + k + L, LE);
-                    FloatVector wa0 = ((FloatVector) qa.and((byte) 0x0F).castShape(F, 0)).fma(ds0, dm0);
-                    FloatVector wb0 = ((FloatVector) qb.and((byte) 0x0F).castShape(F, 0)).fma(ds0, dm0);
-                    FloatVector wa1 = ((FloatVector) qa.lanewise(VectorOperators.LSHR, 4).castShape(F, 0)).fma(ds1, dm1);
-                    FloatVector wb1 = ((FloatVector) qb.lanewise(VectorOperators.LSHR, 4).castShape(F, 0)).fma(ds1, dm1);
+                    IntVector qa = (IntVector) ByteVector.fromMemorySegment(B, data, qo + k, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                    IntVector qb = (IntVector) ByteVector.fromMemorySegment(B, data, qo + k + L, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                    FloatVector wa0 = ((FloatVector) qa.and(0x0F).convertShape(VectorOperators.I2F, F, 0)).fma(ds0, dm0);
+                    FloatVector wb0 = ((FloatVector) qb.and(0x0F).convertShape(VectorOperators.I2F, F, 0)).fma(ds0, dm0);
+                    FloatVector wa1 = ((FloatVector) qa.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.I2F, F, 0)).fma(ds1, dm1);
+                    FloatVector wb1 = ((FloatVector) qb.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.I2F, F, 0)).fma(ds1, dm1);
                     acc0 = wa0.fma(FloatVector.fromArray(F, x, xg + k), acc0);
                     acc1 = wb0.fma(FloatVector.fromArray(F, x, xg + k + L), acc1);
                     acc2 = wa1.fma(FloatVector.fromArray(F, x, xg + 32 + k), acc2);

@@ -10,6 +10,7 @@ import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -20,15 +21,6 @@ import jdk.incubator.vector.VectorOperators;
 public final class Q5_0Tensor extends AbstractTensor {
 
     private static final int BYTES = 22;
-    /** Lane i of SHIFTS[k] is the qh bit index of lane i of the k-th L-lane chunk: k * L + i. */
-    private static final IntVector[] SHIFTS = new IntVector[32 / Math.max(1, Simd.L)];
-
-    static {
-        for (int k = 0; k < SHIFTS.length; k++) {
-            SHIFTS[k] = IntVector.zero(I).addIndex(1).add(k * L);
-        }
-    }
-
     public Q5_0Tensor(String name, long rows, int cols, MemorySegment data) {
         super(name, TensorType.Q5_0, rows, cols, data);
     }
@@ -57,30 +49,38 @@ public final class Q5_0Tensor extends AbstractTensor {
         for (; b + 1 < blocksPerRow; b += 2) {
             long bo = base + (long) b * BYTES;
             int xo = xOff + b * 32;
-            acc0 = block(bo, x, xo).fma(FloatVector.broadcast(F, Simd.f16(data, bo)), acc0);
-            acc1 = block(bo + BYTES, x, xo + 32).fma(FloatVector.broadcast(F, Simd.f16(data, bo + BYTES)), acc1);
+            long h0 = Simd.i64(data, bo);
+            long h1 = Simd.i64(data, bo + BYTES);
+            acc0 = block(bo, (int) (h0 >>> 16), x, xo).fma(FloatVector.broadcast(F, Float.float16ToFloat((short) h0)), acc0);
+            acc1 = block(bo + BYTES, (int) (h1 >>> 16), x, xo + 32)
+                    .fma(FloatVector.broadcast(F, Float.float16ToFloat((short) h1)), acc1);
         }
         if (b < blocksPerRow) {
             long bo = base + (long) b * BYTES;
-            acc0 = block(bo, x, xOff + b * 32).fma(FloatVector.broadcast(F, Simd.f16(data, bo)), acc0);
+            long h0 = Simd.i64(data, bo);
+            acc0 = block(bo, (int) (h0 >>> 16), x, xOff + b * 32)
+                    .fma(FloatVector.broadcast(F, Float.float16ToFloat((short) h0)), acc0);
         }
         return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
     }
 
-    /** Nibbles widened to int lanes, the fifth bit from qh shifted per lane, minus 16, to float, FMA with x. */
-    private FloatVector block(long bo, float[] x, int xo) {
-        IntVector qh = IntVector.broadcast(I, Simd.i32(data, bo + 2));
+    /**
+     * Sum of (q - 16) * x over one block, not yet scaled by d. The nibbles are zero-extended to int lanes (int
+     * shifts are native, byte shifts are not) and converted to float; the fifth bit becomes a lane mask straight
+     * from qh ({@code VectorMask.fromLong}), and lanes whose bit is clear get 16 subtracted:
+     * {@code (lo | bit << 4) - 16 == bit ? lo : lo - 16}.
+     */
+    private FloatVector block(long bo, int qh, float[] x, int xo) {
         FloatVector s = FloatVector.zero(F);
-        for (int k = 0; k < 16 / L; k++) {
-            ByteVector q = ByteVector.fromMemorySegment(B, data, bo + 6 + k * L, LE);
-            IntVector lo = (IntVector) q.and((byte) 0x0F).castShape(I, 0);
-            IntVector hi = (IntVector) q.lanewise(VectorOperators.LSHR, 4).castShape(I, 0);
-            IntVector h0 = qh.lanewise(VectorOperators.LSHR, SHIFTS[k]).and(1).lanewise(VectorOperators.LSHL, 4);
-            IntVector h1 = qh.lanewise(VectorOperators.LSHR, SHIFTS[k + 16 / L]).and(1).lanewise(VectorOperators.LSHL, 4);
-            FloatVector f0 = (FloatVector) lo.or(h0).sub(16).castShape(F, 0);
-            FloatVector f1 = (FloatVector) hi.or(h1).sub(16).castShape(F, 0);
-            s = f0.fma(FloatVector.fromArray(F, x, xo + k * L), s);
-            s = f1.fma(FloatVector.fromArray(F, x, xo + 16 + k * L), s);
+        for (int k = 0; k < 16; k += L) {
+            IntVector q = (IntVector) ByteVector.fromMemorySegment(B, data, bo + 6 + k, LE)
+                    .convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+            FloatVector lo = (FloatVector) q.and(0x0F).convertShape(VectorOperators.I2F, F, 0);
+            FloatVector hi = (FloatVector) q.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.I2F, F, 0);
+            VectorMask<Float> clear0 = VectorMask.fromLong(F, ~(qh >>> k));
+            VectorMask<Float> clear1 = VectorMask.fromLong(F, ~(qh >>> (16 + k)));
+            s = lo.lanewise(VectorOperators.SUB, 16f, clear0).fma(FloatVector.fromArray(F, x, xo + k), s);
+            s = hi.lanewise(VectorOperators.SUB, 16f, clear1).fma(FloatVector.fromArray(F, x, xo + 16 + k), s);
         }
         return s;
     }

@@ -2,12 +2,14 @@ package io.gemmaserving.runtime.engine.tensor;
 
 import static io.gemmaserving.runtime.engine.tensor.Simd.B;
 import static io.gemmaserving.runtime.engine.tensor.Simd.F;
+import static io.gemmaserving.runtime.engine.tensor.Simd.I;
 import static io.gemmaserving.runtime.engine.tensor.Simd.L;
 import static io.gemmaserving.runtime.engine.tensor.Simd.LE;
 
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -41,8 +43,9 @@ public final class Q6_KTensor extends AbstractTensor {
     }
 
     /**
-     * Three byte loads (two of ql, one of qh) give four L-lane chunks of 6-bit values; each chunk lies inside one
-     * 16-element scale group, so it is scaled by one broadcast {@code d * scale}.
+     * Three byte loads (two of ql, one of qh), zero-extended to int lanes (int shifts are native, byte shifts are
+     * not), give four L-lane chunks of 6-bit values; each chunk lies inside one 16-element scale group, so one
+     * broadcast {@code d * scale} weights it. The 16 scales are read as two longs per super-block.
      */
     @Override
     public float dotVector(long row, float[] x, int xOff) {
@@ -56,24 +59,29 @@ public final class Q6_KTensor extends AbstractTensor {
             long bo = base + (long) b * BYTES;
             int xo = xOff + b * 256;
             float d = Simd.f16(data, bo + 208);
+            long sc0 = Simd.i64(data, bo + 192), sc1 = Simd.i64(data, bo + 200);
             for (int g = 0; g < 2; g++) {
+                long sc = g == 0 ? sc0 : sc1; // scales g*8 .. g*8+7
                 for (int j = 0; j < 32; j += L) {
-                    ByteVector qa = ByteVector.fromMemorySegment(B, data, bo + g * 64 + j, LE);
-                    ByteVector qb = ByteVector.fromMemorySegment(B, data, bo + g * 64 + 32 + j, LE);
-                    ByteVector qh = ByteVector.fromMemorySegment(B, data, bo + 128 + g * 32 + j, LE);
-                    ByteVector q0 = qa.and((byte) 0x0F).or(qh.lanewise(VectorOperators.LSHL, 4).and((byte) 0x30)).sub((byte) 32);
-                    ByteVector q1 = qb.and((byte) 0x0F).or(qh.lanewise(VectorOperators.LSHL, 2).and((byte) 0x30)).sub((byte) 32);
-                    ByteVector q2 = qa.lanewise(VectorOperators.LSHR, 4).or(qh.and((byte) 0x30)).sub((byte) 32);
-                    ByteVector q3 = qb.lanewise(VectorOperators.LSHR, 4).or(qh.lanewise(VectorOperators.LSHR, 2).and((byte) 0x30)).sub((byte) 32);
-                    long sc = bo + 192 + g * 8 + j / 16;
+                    IntVector qa = (IntVector) ByteVector.fromMemorySegment(B, data, bo + g * 64 + j, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                    IntVector qb = (IntVector) ByteVector.fromMemorySegment(B, data, bo + g * 64 + 32 + j, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                    IntVector qh = (IntVector) ByteVector.fromMemorySegment(B, data, bo + 128 + g * 32 + j, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                    IntVector q0 = qa.and(0x0F).or(qh.lanewise(VectorOperators.LSHL, 4).and(0x30)).sub(32);
+                    IntVector q1 = qb.and(0x0F).or(qh.lanewise(VectorOperators.LSHL, 2).and(0x30)).sub(32);
+                    IntVector q2 = qa.lanewise(VectorOperators.LSHR, 4).or(qh.and(0x30)).sub(32);
+                    IntVector q3 = qb.lanewise(VectorOperators.LSHR, 4).or(qh.lanewise(VectorOperators.LSHR, 2).and(0x30)).sub(32);
+                    int shift = 8 * (j / 16); // scale index g*8 + s*2 + j/16, byte (s*2 + j/16) of sc
                     int xg = xo + g * 128 + j;
-                    acc0 = ((FloatVector) q0.castShape(F, 0)).mul(d * Simd.i8(data, sc))
+                    acc0 = ((FloatVector) q0.convertShape(VectorOperators.I2F, F, 0)).mul(d * (byte) (sc >>> shift))
                             .fma(FloatVector.fromArray(F, x, xg), acc0);
-                    acc1 = ((FloatVector) q1.castShape(F, 0)).mul(d * Simd.i8(data, sc + 2))
+                    acc1 = ((FloatVector) q1.convertShape(VectorOperators.I2F, F, 0)).mul(d * (byte) (sc >>> (shift + 16)))
                             .fma(FloatVector.fromArray(F, x, xg + 32), acc1);
-                    acc2 = ((FloatVector) q2.castShape(F, 0)).mul(d * Simd.i8(data, sc + 4))
+                    acc2 = ((FloatVector) q2.convertShape(VectorOperators.I2F, F, 0)).mul(d * (byte) (sc >>> (shift + 32)))
                             .fma(FloatVector.fromArray(F, x, xg + 64), acc2);
-                    acc3 = ((FloatVector) q3.castShape(F, 0)).mul(d * Simd.i8(data, sc + 6))
+                    acc3 = ((FloatVector) q3.convertShape(VectorOperators.I2F, F, 0)).mul(d * (byte) (sc >>> (shift + 48)))
                             .fma(FloatVector.fromArray(F, x, xg + 96), acc3);
                 }
             }

@@ -33,6 +33,7 @@ public final class Simd {
     public static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
     static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(LE);
+    static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(LE);
     static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
 
     private Simd() {
@@ -49,6 +50,10 @@ public final class Simd {
 
     static int i8(MemorySegment s, long off) {
         return s.get(ValueLayout.JAVA_BYTE, off);
+    }
+
+    static long i64(MemorySegment s, long off) {
+        return s.get(LONG, off);
     }
 
     static int i32(MemorySegment s, long off) {
