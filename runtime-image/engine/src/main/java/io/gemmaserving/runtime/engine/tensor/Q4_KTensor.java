@@ -38,18 +38,22 @@ public final class Q4_KTensor extends AbstractTensor {
                 : (Simd.u8(data, s + j + 4) >>> 4) | ((Simd.u8(data, s + j) >>> 6) << 4);
     }
 
-    /** Byte i (0..11) of the packed scales, given as bytes 0..7 in {@code lo} and 8..11 in {@code hi}. */
-    private static int b(long lo, int hi, int i) {
-        return i < 8 ? (int) (lo >>> (8 * i)) & 0xFF : (hi >>> (8 * (i - 8))) & 0xFF;
+    /**
+     * Unpacks the 12 scale bytes (as three little-endian ints u0, u1, u2) into eight 8-bit scales (bytes of the
+     * first long) and eight mins (bytes of the second), all sixteen at once in general-purpose registers, the
+     * way ggml's x86 kernels do with {@code utmp}: scales 0-3 are the low 6 bits of bytes 0-3, scales 4-7 the low
+     * nibbles of bytes 8-11 with the top 2 bits of bytes 0-3; mins likewise from bytes 4-7 and the high nibbles.
+     */
+    static long scales(int u0, int u1, int u2) {
+        int sc0 = u0 & 0x3F3F3F3F;
+        int sc1 = (u2 & 0x0F0F0F0F) | (((u0 >>> 6) & 0x03030303) << 4);
+        return (sc0 & 0xFFFFFFFFL) | ((long) sc1 << 32);
     }
 
-    /** {@link #scale} from registers: the vector kernel reads the 12 bytes with two loads, not sixteen. */
-    static int scale(long lo, int hi, int j) {
-        return j < 4 ? b(lo, hi, j) & 63 : (b(lo, hi, j + 4) & 0x0F) | ((b(lo, hi, j - 4) >>> 6) << 4);
-    }
-
-    static int min(long lo, int hi, int j) {
-        return j < 4 ? b(lo, hi, j + 4) & 63 : (b(lo, hi, j + 4) >>> 4) | ((b(lo, hi, j) >>> 6) << 4);
+    static long mins(int u0, int u1, int u2) {
+        int m0 = u1 & 0x3F3F3F3F;
+        int m1 = ((u2 >>> 4) & 0x0F0F0F0F) | (((u1 >>> 6) & 0x03030303) << 4);
+        return (m0 & 0xFFFFFFFFL) | ((long) m1 << 32);
     }
 
     @Override
@@ -82,16 +86,17 @@ public final class Q4_KTensor extends AbstractTensor {
         for (int b = 0; b < blocksPerRow; b++) {
             long bo = base + (long) b * BYTES;
             int xo = xOff + b * 256;
-            long head = Simd.i64(data, bo); // d, dmin, scales[0..3]
-            long lo = (head >>> 32) | ((long) Simd.i32(data, bo + 8) << 32);
-            int hi = Simd.i32(data, bo + 12);
+            long head = Simd.i64(data, bo); // d, dmin, scale bytes 0..3
+            long rest = Simd.i64(data, bo + 8); // scale bytes 4..11
+            int u0 = (int) (head >>> 32), u1 = (int) rest, u2 = (int) (rest >>> 32);
+            long scs = scales(u0, u1, u2), mns = mins(u0, u1, u2);
             float d = Float.float16ToFloat((short) head);
             float dmin = Float.float16ToFloat((short) (head >>> 16));
             for (int g = 0; g < 4; g++) {
-                FloatVector ds0 = FloatVector.broadcast(F, d * scale(lo, hi, 2 * g));
-                FloatVector dm0 = FloatVector.broadcast(F, -dmin * min(lo, hi, 2 * g));
-                FloatVector ds1 = FloatVector.broadcast(F, d * scale(lo, hi, 2 * g + 1));
-                FloatVector dm1 = FloatVector.broadcast(F, -dmin * min(lo, hi, 2 * g + 1));
+                FloatVector ds0 = FloatVector.broadcast(F, d * (int) ((scs >>> (16 * g)) & 0xFF));
+                FloatVector dm0 = FloatVector.broadcast(F, -dmin * (int) ((mns >>> (16 * g)) & 0xFF));
+                FloatVector ds1 = FloatVector.broadcast(F, d * (int) ((scs >>> (16 * g + 8)) & 0xFF));
+                FloatVector dm1 = FloatVector.broadcast(F, -dmin * (int) ((mns >>> (16 * g + 8)) & 0xFF));
                 long qo = bo + 16 + g * 32;
                 int xg = xo + g * 64;
                 for (int k = 0; k < 32; k += 2 * L) {
