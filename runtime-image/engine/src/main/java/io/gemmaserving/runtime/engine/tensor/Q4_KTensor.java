@@ -75,6 +75,38 @@ public final class Q4_KTensor extends AbstractTensor {
      * Per sub-block the weights are {@code q * ds - dm}: one FMA turns the nibbles into weights, a second one
      * multiplies by x into the accumulator (low and high nibbles in separate accumulators).
      */
+    /** Vector dequantization (the batched matmul path decodes whole tiles with it); same values as the scalar one. */
+    @Override
+    public void dequantizeRow(long row, float[] out, int off) {
+        if (!Simd.QUANT_OK) {
+            super.dequantizeRow(row, out, off);
+            return;
+        }
+        long base = rowOffset(row);
+        for (int b = 0; b < blocksPerRow; b++) {
+            long bo = base + (long) b * BYTES;
+            long head = Simd.i64(data, bo);
+            long rest = Simd.i64(data, bo + 8);
+            int u0 = (int) (head >>> 32), u1 = (int) rest, u2 = (int) (rest >>> 32);
+            long scs = scales(u0, u1, u2), mns = mins(u0, u1, u2);
+            float d = Float.float16ToFloat((short) head);
+            float dmin = Float.float16ToFloat((short) (head >>> 16));
+            for (int g = 0; g < 4; g++) {
+                float ds0 = d * (int) ((scs >>> (16 * g)) & 0xFF), dm0 = dmin * (int) ((mns >>> (16 * g)) & 0xFF);
+                float ds1 = d * (int) ((scs >>> (16 * g + 8)) & 0xFF), dm1 = dmin * (int) ((mns >>> (16 * g + 8)) & 0xFF);
+                int o = off + b * 256 + g * 64;
+                for (int k = 0; k < 32; k += L) {
+                    IntVector q = (IntVector) ByteVector.fromMemorySegment(B, data, bo + 16 + g * 32 + k, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                    ((FloatVector) q.and(0x0F).convertShape(VectorOperators.I2F, F, 0)).mul(ds0).sub(dm0)
+                            .intoArray(out, o + k);
+                    ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.I2F, F, 0)).mul(ds1).sub(dm1)
+                            .intoArray(out, o + 32 + k);
+                }
+            }
+        }
+    }
+
     @Override
     public float dotVector(long row, float[] x, int xOff) {
         if (!Simd.QUANT_OK) {

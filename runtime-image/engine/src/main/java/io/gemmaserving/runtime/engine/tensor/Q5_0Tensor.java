@@ -38,6 +38,31 @@ public final class Q5_0Tensor extends AbstractTensor {
         }
     }
 
+    /** Vector dequantization (the batched matmul path decodes whole tiles with it); same values as the scalar one. */
+    @Override
+    public void dequantizeRow(long row, float[] out, int off) {
+        if (!Simd.QUANT_OK) {
+            super.dequantizeRow(row, out, off);
+            return;
+        }
+        long base = rowOffset(row);
+        for (int b = 0; b < blocksPerRow; b++) {
+            long bo = base + (long) b * BYTES;
+            long h = Simd.i64(data, bo);
+            float d = Float.float16ToFloat((short) h);
+            int qh = (int) (h >>> 16);
+            int o = off + b * 32;
+            for (int k = 0; k < 16; k += L) {
+                IntVector q = (IntVector) ByteVector.fromMemorySegment(B, data, bo + 6 + k, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                FloatVector lo = (FloatVector) q.and(0x0F).convertShape(VectorOperators.I2F, F, 0);
+                FloatVector hi = (FloatVector) q.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.I2F, F, 0);
+                lo.lanewise(VectorOperators.SUB, 16f, VectorMask.fromLong(F, ~(qh >>> k))).mul(d).intoArray(out, o + k);
+                hi.lanewise(VectorOperators.SUB, 16f, VectorMask.fromLong(F, ~(qh >>> (16 + k)))).mul(d).intoArray(out, o + 16 + k);
+            }
+        }
+    }
+
     @Override
     public float dotVector(long row, float[] x, int xOff) {
         if (!Simd.QUANT_OK) {

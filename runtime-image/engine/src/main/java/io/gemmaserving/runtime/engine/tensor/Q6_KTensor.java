@@ -47,6 +47,41 @@ public final class Q6_KTensor extends AbstractTensor {
      * not), give four L-lane chunks of 6-bit values; each chunk lies inside one 16-element scale group, so one
      * broadcast {@code d * scale} weights it. The 16 scales are read as two longs per super-block.
      */
+    /** Vector dequantization (the batched matmul path decodes whole tiles with it); same values as the scalar one. */
+    @Override
+    public void dequantizeRow(long row, float[] out, int off) {
+        if (!Simd.QUANT_OK) {
+            super.dequantizeRow(row, out, off);
+            return;
+        }
+        long base = rowOffset(row);
+        for (int b = 0; b < blocksPerRow; b++) {
+            long bo = base + (long) b * BYTES;
+            float d = Simd.f16(data, bo + 208);
+            for (int g = 0; g < 2; g++) {
+                long sc = Simd.i64(data, bo + 192 + 8 * g);
+                for (int j = 0; j < 32; j += L) {
+                    IntVector qa = (IntVector) ByteVector.fromMemorySegment(B, data, bo + g * 64 + j, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                    IntVector qb = (IntVector) ByteVector.fromMemorySegment(B, data, bo + g * 64 + 32 + j, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                    IntVector qh = (IntVector) ByteVector.fromMemorySegment(B, data, bo + 128 + g * 32 + j, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                    IntVector q0 = qa.and(0x0F).or(qh.lanewise(VectorOperators.LSHL, 4).and(0x30)).sub(32);
+                    IntVector q1 = qb.and(0x0F).or(qh.lanewise(VectorOperators.LSHL, 2).and(0x30)).sub(32);
+                    IntVector q2 = qa.lanewise(VectorOperators.LSHR, 4).or(qh.and(0x30)).sub(32);
+                    IntVector q3 = qb.lanewise(VectorOperators.LSHR, 4).or(qh.lanewise(VectorOperators.LSHR, 2).and(0x30)).sub(32);
+                    int shift = 8 * (j / 16);
+                    int o = off + b * 256 + g * 128 + j;
+                    ((FloatVector) q0.convertShape(VectorOperators.I2F, F, 0)).mul(d * (byte) (sc >>> shift)).intoArray(out, o);
+                    ((FloatVector) q1.convertShape(VectorOperators.I2F, F, 0)).mul(d * (byte) (sc >>> (shift + 16))).intoArray(out, o + 32);
+                    ((FloatVector) q2.convertShape(VectorOperators.I2F, F, 0)).mul(d * (byte) (sc >>> (shift + 32))).intoArray(out, o + 64);
+                    ((FloatVector) q3.convertShape(VectorOperators.I2F, F, 0)).mul(d * (byte) (sc >>> (shift + 48))).intoArray(out, o + 96);
+                }
+            }
+        }
+    }
+
     @Override
     public float dotVector(long row, float[] x, int xOff) {
         if (!Simd.QUANT_OK) {

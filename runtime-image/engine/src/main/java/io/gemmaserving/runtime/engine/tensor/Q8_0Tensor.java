@@ -29,6 +29,24 @@ public final class Q8_0Tensor extends AbstractTensor {
         }
     }
 
+    /** Vector dequantization (the batched matmul path decodes whole tiles with it); same values as the scalar one. */
+    @Override
+    public void dequantizeRow(long row, float[] out, int off) {
+        if (!Simd.QUANT_OK) {
+            super.dequantizeRow(row, out, off);
+            return;
+        }
+        long base = rowOffset(row);
+        for (int b = 0; b < blocksPerRow; b++) {
+            long bo = base + (long) b * BYTES;
+            float d = Simd.f16(data, bo);
+            for (int k = 0; k < 32; k += L) {
+                ((FloatVector) ByteVector.fromMemorySegment(B, data, bo + 2 + k, LE).castShape(F, 0)).mul(d)
+                        .intoArray(out, off + b * 32 + k);
+            }
+        }
+    }
+
     /**
      * Per block: L int8 lanes cast to L float lanes, FMA with x into a block sum, then the block sum times d into
      * one of two accumulators (two blocks per iteration to keep two FMA chains in flight).
