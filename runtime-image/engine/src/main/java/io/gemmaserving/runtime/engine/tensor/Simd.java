@@ -20,7 +20,8 @@ import jdk.incubator.vector.VectorSpecies;
  */
 public final class Simd {
 
-    public static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    /** The float species: the preferred one, or 256/512 bits when the system property {@code gemma.simd.bits} says so. */
+    public static final VectorSpecies<Float> F = floatSpecies(Integer.getInteger("gemma.simd.bits", 0));
     public static final int L = F.length();
     /** True when the quantized kernels can use {@link #B}: 8 or 16 float lanes. */
     public static final boolean QUANT_OK = L == 8 || L == 16;
@@ -37,6 +38,17 @@ public final class Simd {
     static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
 
     private Simd() {
+    }
+
+    private static VectorSpecies<Float> floatSpecies(int bits) {
+        VectorSpecies<Float> preferred = FloatVector.SPECIES_PREFERRED;
+        if (bits == 256 && preferred.vectorBitSize() >= 256) {
+            return FloatVector.SPECIES_256;
+        }
+        if (bits == 128) {
+            return FloatVector.SPECIES_128;
+        }
+        return preferred;
     }
 
     /** IEEE half at byte offset {@code off}. */
