@@ -14,13 +14,6 @@ import java.util.List;
 
 /** A runtime image and its defaults. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
-@ValidationRule(value = "!has(self.args) || self.args.all(a, !(a.startsWith('--model') || a.startsWith('--port')"
-        + " || a.startsWith('--tensor-parallel-size') || a.startsWith('--max-context-length')"
-        + " || a.startsWith('--max-concurrent-sequences') || a.startsWith('--served-model-name')"
-        + " || a.startsWith('--api-key-file') || a.startsWith('--backend')))",
-        message = "args may not set options the operator derives (--model, --port, --tensor-parallel-size,"
-                + " --max-context-length, --max-concurrent-sequences, --served-model-name, --api-key-file, --backend)",
-        fieldPath = ".args")
 public class ServingRuntimeSpec {
 
     @Required
@@ -36,7 +29,14 @@ public class ServingRuntimeSpec {
     public List<AcceleratorType> acceleratorTypes;
 
     @JsonPropertyDescription("Extra gemma-server options appended after the ones the operator derives, e.g. --threads=4.")
-    public List<String> args;
+    @Size(max = 32)
+    @ValidationRule(value = "self.all(a, !(a.startsWith('--model') || a.startsWith('--port')"
+            + " || a.startsWith('--tensor-parallel-size') || a.startsWith('--max-context-length')"
+            + " || a.startsWith('--max-concurrent-sequences') || a.startsWith('--served-model-name')"
+            + " || a.startsWith('--api-key-file') || a.startsWith('--backend')))",
+            message = "args may not set options the operator derives (--model, --port, --tensor-parallel-size,"
+                    + " --max-context-length, --max-concurrent-sequences, --served-model-name, --api-key-file, --backend)")
+    public List<@Size(max = 256) String> args;
 
     @JsonPropertyDescription("Environment of the runtime container (a GemmaModel's env wins on a name clash).")
     public List<EnvVar> env;
