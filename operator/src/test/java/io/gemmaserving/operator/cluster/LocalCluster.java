@@ -201,6 +201,40 @@ public final class LocalCluster implements AutoCloseable {
         return file;
     }
 
+    /**
+     * Server-side applies every YAML document of a file, or of each *.yaml / *.yml file of a directory in name order,
+     * as the admin (field manager {@code gemma-platform}); returns what the server answered.
+     */
+    public List<io.fabric8.kubernetes.api.model.HasMetadata> applyServerSide(Path fileOrDir) throws IOException {
+        List<Path> files;
+        if (Files.isDirectory(fileOrDir)) {
+            try (Stream<Path> list = Files.list(fileOrDir)) {
+                files = list.filter(f -> f.toString().endsWith(".yaml") || f.toString().endsWith(".yml")).sorted()
+                        .toList();
+            }
+        } else {
+            files = List.of(fileOrDir);
+        }
+        List<io.fabric8.kubernetes.api.model.HasMetadata> applied = new ArrayList<>();
+        for (Path f : files) {
+            try (var in = Files.newInputStream(f)) {
+                applied.addAll(admin.load(in).fieldManager("gemma-platform").forceConflicts().serverSideApply());
+            }
+        }
+        return applied;
+    }
+
+    /** Applies the CRDs in {@code dir} and waits until the API server serves them (condition Established). */
+    public void installCrds(Path dir) throws IOException {
+        for (var crd : applyServerSide(dir)) {
+            admin.apiextensions().v1().customResourceDefinitions().withName(crd.getMetadata().getName())
+                    .waitUntilCondition(c -> c != null && c.getStatus() != null && c.getStatus().getConditions() != null
+                            && c.getStatus().getConditions().stream().anyMatch(
+                            x -> "Established".equals(x.getType()) && "True".equals(x.getStatus())),
+                            60, TimeUnit.SECONDS);
+        }
+    }
+
     /** Creates a namespace, optionally with labels (for example Pod Security's enforce level). */
     public void createNamespace(String namespace, Map<String, String> labels) {
         admin.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(namespace).withLabels(labels)
