@@ -3,6 +3,7 @@ package io.gemmaserving.runtime.engine.backend;
 import static io.gemmaserving.runtime.engine.tensor.Simd.F;
 import static io.gemmaserving.runtime.engine.tensor.Simd.L;
 
+import io.gemmaserving.runtime.engine.tensor.AbstractTensor;
 import io.gemmaserving.runtime.engine.tensor.Simd;
 import io.gemmaserving.runtime.engine.tensor.WeightTensor;
 import jdk.incubator.vector.FloatVector;
@@ -25,6 +26,8 @@ public final class VectorBackend implements Backend {
     static final int DEQUANT_BATCH = 4;
     /** Below this many weights a product runs on the calling thread alone: handing it out costs more. */
     static final long PARALLEL_MIN_ELEMENTS = 1 << 16;
+    /** Chunks each thread gets on average. */
+    static final int CHUNKS_PER_THREAD = 16;
 
     private static final ThreadLocal<float[]> TILE_BUFFER = ThreadLocal.withInitial(() -> new float[0]);
 
@@ -50,8 +53,9 @@ public final class VectorBackend implements Backend {
         int cols = w.cols();
         boolean tiled = batch >= DEQUANT_BATCH;
         int threads = (long) rows * cols < PARALLEL_MIN_ELEMENTS ? 1 : pool.threads();
-        // several chunks per thread, so a thread slowed down by something else does not hold up the product
-        int per = Math.max(tiled ? TILE : 16, (rows + threads * 4 - 1) / (threads * 4));
+        // many chunks per thread (claimed dynamically), so that a thread the OS deschedules for a while holds up
+        // the product by one small chunk at most
+        int per = Math.max(tiled ? TILE : 16, (rows + threads * CHUNKS_PER_THREAD - 1) / (threads * CHUNKS_PER_THREAD));
         if (tiled) {
             per = (per + TILE - 1) / TILE * TILE;
         }
@@ -71,6 +75,10 @@ public final class VectorBackend implements Backend {
 
     /** Rows [r0, r1): for each row, its dot with every activation row while the row is in L1. */
     private static void fusedRows(WeightTensor w, float[] x, float[] out, int batch, int r0, int r1) {
+        if (w instanceof AbstractTensor t) {
+            t.dotRows(x, out, batch, r0, r1); // the format's own loop: see AbstractTensor.dotRows
+            return;
+        }
         int rows = (int) w.rows();
         int cols = w.cols();
         for (int r = r0; r < r1; r++) {
@@ -90,8 +98,12 @@ public final class VectorBackend implements Backend {
         }
         for (int t0 = r0; t0 < r1; t0 += TILE) {
             int n = Math.min(TILE, r1 - t0);
-            for (int i = 0; i < n; i++) {
-                w.dequantizeRow(t0 + i, tile, i * cols);
+            if (w instanceof AbstractTensor t) {
+                t.dequantizeRows(t0, n, tile, 0);
+            } else {
+                for (int i = 0; i < n; i++) {
+                    w.dequantizeRow(t0 + i, tile, i * cols);
+                }
             }
             int i = 0;
             for (; i + 1 < n; i += 2) {

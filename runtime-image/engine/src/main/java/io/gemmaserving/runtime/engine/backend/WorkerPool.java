@@ -75,8 +75,14 @@ final class WorkerPool implements AutoCloseable {
                 own = t;
                 next.set(Integer.MAX_VALUE / 2);
             }
-            while (finished.get() < workers.length) {
-                Thread.onSpinWait();
+            // wait for the workers' last chunks: spin a little, then yield, so that a worker the OS has
+            // descheduled (another process on the core, a CPU quota) gets the core back instead of watching us spin
+            for (int spins = 0; finished.get() < workers.length; spins++) {
+                if (spins < 2000) {
+                    Thread.onSpinWait();
+                } else {
+                    Thread.yield();
+                }
             }
             body = null;
             Throwable t = own != null ? own : failure;
@@ -108,8 +114,10 @@ final class WorkerPool implements AutoCloseable {
             int spins = 0;
             long e;
             while ((e = epoch) == seen && !closed) {
-                if ((++spins & 255) != 0 || System.nanoTime() - start < spinNanos) {
+                if ((++spins & 255) != 0) {
                     Thread.onSpinWait();
+                } else if (System.nanoTime() - start < spinNanos) {
+                    Thread.yield(); // lets a runnable thread (the caller, the JIT) have the core while we wait
                 } else {
                     LockSupport.park(this);
                 }

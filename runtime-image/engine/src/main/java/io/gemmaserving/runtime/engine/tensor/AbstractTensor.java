@@ -113,6 +113,29 @@ public abstract class AbstractTensor implements WeightTensor {
         return Simd.dot(buf, 0, x, xOff, cols);
     }
 
+    /**
+     * Matrix-vector products for rows [r0, r1) against {@code batch} activation rows:
+     * {@code out[b * rows + r] = dotVector(r, x, b * cols)}. The fast formats override this with the same loop in
+     * their own (final) class, so the JIT inlines their {@code dotVector} into a loop that only ever sees that
+     * class: a single loop shared by every format makes the call site poly- or megamorphic, and a 2-3-type inlined
+     * kernel loses its Vector API intrinsics (measured: 5-20x slower).
+     */
+    public void dotRows(float[] x, float[] out, int batch, int r0, int r1) {
+        int n = (int) rows;
+        for (int r = r0; r < r1; r++) {
+            for (int b = 0; b < batch; b++) {
+                out[b * n + r] = dotVector(r, x, b * cols);
+            }
+        }
+    }
+
+    /** Dequantizes rows [r0, r0 + count) into {@code out} back to back; overridden per class as {@link #dotRows}. */
+    public void dequantizeRows(long r0, int count, float[] out, int off) {
+        for (int i = 0; i < count; i++) {
+            dequantizeRow(r0 + i, out, off + i * cols);
+        }
+    }
+
     /** A per-thread scratch buffer of at least {@code n} floats (reused: no allocation once grown). */
     protected static float[] rowBuffer(int n) {
         float[] buf = ROW_BUFFER.get();

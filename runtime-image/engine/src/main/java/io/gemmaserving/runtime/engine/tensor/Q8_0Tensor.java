@@ -82,4 +82,23 @@ public final class Q8_0Tensor extends AbstractTensor {
         }
         return s;
     }
+
+    /** The same loop as {@link AbstractTensor#dotRows}, here so that {@link #dotVector} inlines monomorphically. */
+    @Override
+    public void dotRows(float[] x, float[] out, int batch, int r0, int r1) {
+        int n = (int) rows;
+        for (int r = r0; r < r1; r++) {
+            for (int b = 0; b < batch; b++) {
+                out[b * n + r] = dotVector(r, x, b * cols);
+            }
+        }
+    }
+
+    /** The same loop as {@link AbstractTensor#dequantizeRows}, here so that {@link #dequantizeRow} inlines. */
+    @Override
+    public void dequantizeRows(long r0, int count, float[] out, int off) {
+        for (int i = 0; i < count; i++) {
+            dequantizeRow(r0 + i, out, off + i * cols);
+        }
+    }
 }

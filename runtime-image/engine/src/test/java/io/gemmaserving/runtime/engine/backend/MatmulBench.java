@@ -17,11 +17,14 @@ import java.util.Random;
  *     io.gemmaserving.runtime.engine.backend.MatmulBench $GEMMA_270M_GGUF [threads=2] [batches=1,128]
  * </pre>
  *
- * Prints, per tensor and batch, the median time, the weight bytes streamed per second and GFLOP/s; then a
+ * A fourth argument lists the tensors to time (comma-separated). Prints, per tensor and batch, the median time, the weight bytes streamed per second and GFLOP/s; then a
  * "decode sweep": every 2-D weight of every block plus token_embd as the output head, batch 1, as one decode
  * step's matrix products (the tokens/s it implies is an upper bound for decode, attention not counted).
  */
 public final class MatmulBench {
+
+    /** Warm-up per measurement, -Dbench.warmup.ms (default 5000): on 2 cores C2 needs seconds for all kernels. */
+    static final long WARMUP_NANOS = Long.getLong("bench.warmup.ms", 5000) * 1_000_000L;
 
     public static void main(String[] args) throws Exception {
         Path file = Path.of(args.length > 0 ? args[0] : System.getenv("GEMMA_270M_GGUF"));
@@ -29,8 +32,10 @@ public final class MatmulBench {
         int[] batches = Arrays.stream((args.length > 2 ? args[2] : "1,128").split(",")).mapToInt(Integer::parseInt).toArray();
         try (GgufFile f = GgufFile.open(file); VectorBackend backend = new VectorBackend(threads)) {
             System.out.printf("VectorBackend, %d threads, %s%n", threads, file.getFileName());
-            for (String name : List.of("token_embd.weight", "blk.0.ffn_up.weight", "blk.0.ffn_down.weight",
-                    "blk.1.ffn_down.weight", "blk.0.attn_output.weight", "blk.0.attn_v.weight")) {
+            List<String> names = args.length > 3 ? List.of(args[3].split(",")) : List.of("token_embd.weight",
+                    "blk.0.ffn_up.weight", "blk.0.ffn_down.weight", "blk.1.ffn_down.weight", "blk.0.attn_output.weight",
+                    "blk.0.attn_v.weight");
+            for (String name : names) {
                 if (!f.hasTensor(name)) {
                     continue;
                 }
@@ -64,6 +69,22 @@ public final class MatmulBench {
             });
             System.out.printf("decode sweep: %d matrices, %.1f MB: %.2f ms/token = %.1f GB/s, at most %.1f tokens/s%n",
                     all.size(), total / 1e6, s * 1e3, total / s / 1e9, 1 / s);
+            // one prefill chunk of 128 tokens through every block matrix (the head is needed for the last token only)
+            List<WeightTensor> blocks = all.stream().filter(w -> w.name().startsWith("blk.")).toList();
+            int batch = 128;
+            float[] xb = random(batch * 2048);
+            float[] ob = new float[batch * 2048];
+            double flop = 0;
+            for (WeightTensor w : blocks) {
+                flop += 2.0 * batch * w.rows() * w.cols();
+            }
+            double p = median(3, () -> {
+                for (WeightTensor w : blocks) {
+                    backend.matmul(w, xb, ob, batch);
+                }
+            });
+            System.out.printf("prefill sweep: %d block matrices x %d tokens: %.1f ms = %.1f GFLOP/s, at most %.0f tokens/s%n",
+                    blocks.size(), batch, p * 1e3, flop / p / 1e9, batch / p);
         }
     }
 
@@ -77,8 +98,9 @@ public final class MatmulBench {
     }
 
     private static double median(int reps, Runnable op) {
-        for (int i = 0; i < Math.min(reps, 5); i++) {
-            op.run(); // warm-up: JIT and page cache
+        long warm = System.nanoTime();
+        for (int i = 0; i < 3 || System.nanoTime() - warm < WARMUP_NANOS; i++) {
+            op.run(); // warm-up: C2 must compile every kernel (the Vector API is slow until then), page cache
         }
         double[] t = new double[reps];
         for (int i = 0; i < reps; i++) {
