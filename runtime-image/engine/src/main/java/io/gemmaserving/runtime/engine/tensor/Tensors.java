@@ -12,7 +12,7 @@ public final class Tensors {
      * A [rows x cols] tensor of {@code type} over {@code data} (row-major, {@code rows * type.bytesFor(cols)}
      * bytes at least).
      *
-     * @throws UnsupportedOperationException for a type that has no implementation here (Q8_1, IQ3_S)
+     * @throws UnsupportedOperationException for a type that has no implementation here (Q8_1)
      * @throws IllegalArgumentException      for a shape that is not whole blocks or a segment too short
      */
     public static WeightTensor of(String name, TensorType type, long rows, int cols, MemorySegment data) {
@@ -32,6 +32,7 @@ public final class Tensors {
             case Q6_K -> new Q6_KTensor(name, rows, cols, data);
             case Q8_K -> new Q8_KTensor(name, rows, cols, data);
             case IQ4_NL -> new IQ4_NLTensor(name, rows, cols, data);
+            case IQ3_S -> new IQ3_STensor(name, rows, cols, data);
             default -> throw new UnsupportedOperationException(
                     "tensor " + name + " has type " + type + ", which this engine cannot compute with");
         };
@@ -40,7 +41,7 @@ public final class Tensors {
     /** True when {@link #of} accepts {@code type}. */
     public static boolean supports(TensorType type) {
         return switch (type) {
-            case Q8_1, IQ3_S -> false;
+            case Q8_1 -> false;
             default -> true;
         };
     }

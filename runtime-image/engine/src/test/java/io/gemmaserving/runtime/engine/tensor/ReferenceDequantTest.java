@@ -30,7 +30,7 @@ class ReferenceDequantTest {
     /** Types gguf-py dequantizes, with random blocks. */
     static final List<TensorType> RANDOM = List.of(TensorType.F32, TensorType.F16, TensorType.BF16, TensorType.Q4_0,
             TensorType.Q4_1, TensorType.Q5_0, TensorType.Q5_1, TensorType.Q8_0, TensorType.Q2_K, TensorType.Q3_K,
-            TensorType.Q4_K, TensorType.Q5_K, TensorType.Q6_K, TensorType.IQ4_NL);
+            TensorType.Q4_K, TensorType.Q5_K, TensorType.Q6_K, TensorType.IQ4_NL, TensorType.IQ3_S);
     /** Types gguf-py can quantize. */
     static final List<TensorType> QUANTIZED = List.of(TensorType.BF16, TensorType.Q4_0, TensorType.Q4_1,
             TensorType.Q5_0, TensorType.Q5_1, TensorType.Q8_0);

@@ -38,7 +38,7 @@ public final class TestData {
                 case F32 -> buf.putFloat(o, (float) rnd.nextGaussian());
                 case F16 -> buf.putShort(o, Float.floatToFloat16((float) rnd.nextGaussian()));
                 case BF16 -> buf.putShort(o, (short) (Float.floatToRawIntBits((float) rnd.nextGaussian()) >>> 16));
-                case Q8_0, Q4_0, Q5_0, IQ4_NL -> half(buf, o, rnd);
+                case Q8_0, Q4_0, Q5_0, IQ4_NL, IQ3_S -> half(buf, o, rnd);
                 case Q4_1, Q5_1, Q4_K, Q5_K -> {
                     half(buf, o, rnd);
                     half(buf, o + 2, rnd);
