@@ -2,12 +2,14 @@ package io.gemmaserving.runtime.engine.tensor;
 
 import static io.gemmaserving.runtime.engine.tensor.Simd.B;
 import static io.gemmaserving.runtime.engine.tensor.Simd.F;
+import static io.gemmaserving.runtime.engine.tensor.Simd.I;
 import static io.gemmaserving.runtime.engine.tensor.Simd.L;
 import static io.gemmaserving.runtime.engine.tensor.Simd.LE;
 
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -53,12 +55,14 @@ public final class Q4_0Tensor extends AbstractTensor {
         return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
     }
 
+    /** Nibbles zero-extended to int lanes (int shifts are native, byte shifts are not), minus 8, to float. */
     private FloatVector block(long bo, float[] x, int xo) {
         FloatVector s = FloatVector.zero(F);
         for (int k = 0; k < 16; k += L) {
-            ByteVector q = ByteVector.fromMemorySegment(B, data, bo + 2 + k, LE);
-            FloatVector lo = (FloatVector) q.and((byte) 0x0F).sub((byte) 8).castShape(F, 0);
-            FloatVector hi = (FloatVector) q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).castShape(F, 0);
+            IntVector q = (IntVector) ByteVector.fromMemorySegment(B, data, bo + 2 + k, LE)
+                    .convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+            FloatVector lo = (FloatVector) q.and(0x0F).sub(8).convertShape(VectorOperators.I2F, F, 0);
+            FloatVector hi = (FloatVector) q.lanewise(VectorOperators.LSHR, 4).sub(8).convertShape(VectorOperators.I2F, F, 0);
             s = lo.fma(FloatVector.fromArray(F, x, xo + k), s);
             s = hi.fma(FloatVector.fromArray(F, x, xo + 16 + k), s);
         }

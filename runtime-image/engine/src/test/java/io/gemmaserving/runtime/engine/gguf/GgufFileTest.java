@@ -159,6 +159,26 @@ class GgufFileTest {
     }
 
     @Test
+    void readsVersion2() throws IOException {
+        TestGgufWriter w = sample();
+        w.version = 2;
+        try (GgufFile f = GgufFile.open(write("v2.gguf", w.bytes()))) {
+            assertEquals(2, f.version());
+            assertEquals(18, f.getInt("gemma3.block_count"));
+            assertEquals(2, f.tensorInfos().size());
+        }
+    }
+
+    @Test
+    void unknownMetadataValueType() throws IOException {
+        TestGgufWriter w = new TestGgufWriter().kv("a", 4, 1);
+        byte[] b = w.bytes();
+        // the value type of key "a" follows magic, version, counts (24 bytes), key length (8) and "a" (1)
+        ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).putInt(24 + 8 + 1, 13);
+        assertEquals("t.gguf: metadata key a has unknown value type 13", error("t.gguf", b));
+    }
+
+    @Test
     void truncatedTensorData() throws IOException {
         byte[] full = sample().bytes();
         byte[] cut = Arrays.copyOf(full, full.length - 40);
