@@ -63,19 +63,21 @@ public final class IQ3_STensor extends AbstractTensor {
         super(name, TensorType.IQ3_S, rows, cols, data);
     }
 
+    /** Per grid index (four elements): one lookup, one ninth bit, four sign bits. */
     @Override
     protected void dequantizeBlock(long bo, float[] out, int off) {
         float d = Simd.f16(data, bo);
+        int scales = Simd.i32(data, bo + 106);
+        long qh = Simd.i64(data, bo + 66);
         for (int s = 0; s < 8; s++) {
-            int sc = (Simd.u8(data, bo + 106 + s / 2) >>> (4 * (s % 2))) & 0x0F;
-            float db = d * (1 + 2 * sc);
-            for (int j = 0; j < 32; j++) {
-                int e = s * 32 + j;
-                int g = e / 4;
-                int idx = Simd.u8(data, bo + 2 + g) | (((Simd.u8(data, bo + 66 + g / 8) >>> (g % 8)) & 1) << 8);
-                float v = db * GRID[4 * idx + e % 4];
-                boolean negative = ((Simd.u8(data, bo + 74 + e / 8) >>> (e % 8)) & 1) != 0;
-                out[off + e] = negative ? v * -1f : v;
+            float db = d * (1 + 2 * ((scales >>> (4 * s)) & 0x0F));
+            for (int g = s * 8; g < s * 8 + 8; g++) {
+                int idx = Simd.u8(data, bo + 2 + g) | (int) (((qh >>> g) & 1) << 8);
+                int signs = Simd.u8(data, bo + 74 + g / 2) >>> (4 * (g & 1)); // bits of elements 4g .. 4g+3
+                for (int i = 0; i < 4; i++) {
+                    float v = db * GRID[4 * idx + i];
+                    out[off + 4 * g + i] = ((signs >>> i) & 1) != 0 ? v * -1f : v;
+                }
             }
         }
     }
