@@ -1,7 +1,6 @@
 package io.gemmaserving.operator;
 
 import io.fabric8.kubernetes.api.model.EventBuilder;
-import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.ObjectReferenceBuilder;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.gemmaserving.operator.api.GemmaModel;
@@ -10,6 +9,7 @@ import io.gemmaserving.operator.api.ServingRuntime;
 import io.gemmaserving.operator.dependent.Conditions;
 import io.gemmaserving.operator.dependent.DeploymentDependent;
 import io.gemmaserving.operator.dependent.HorizontalPodAutoscalerDependent;
+import io.gemmaserving.operator.dependent.OptionalKinds;
 import io.gemmaserving.operator.dependent.Plans;
 import io.gemmaserving.operator.dependent.PodDisruptionBudgetDependent;
 import io.gemmaserving.operator.dependent.RouteDependent;
@@ -48,11 +48,13 @@ import org.jboss.logging.Logger;
         @Dependent(name = "deployment", type = DeploymentDependent.class,
                 reconcilePrecondition = Conditions.Deployable.class,
                 readyPostcondition = Conditions.DeploymentReady.class),
-        @Dependent(name = "hpa", type = HorizontalPodAutoscalerDependent.class, dependsOn = "deployment",
+        // the autoscalers and the PDB do not wait for the Deployment to be ready (a model can take many minutes to
+        // load); their preconditions include the Deployment's own (no blocking problem)
+        @Dependent(name = "hpa", type = HorizontalPodAutoscalerDependent.class,
                 reconcilePrecondition = Conditions.UsesHpa.class),
-        @Dependent(name = "scaledobject", type = ScaledObjectDependent.class, dependsOn = "deployment",
+        @Dependent(name = "scaledobject", type = ScaledObjectDependent.class,
                 activationCondition = Conditions.KedaPresent.class, reconcilePrecondition = Conditions.UsesKeda.class),
-        @Dependent(name = "pdb", type = PodDisruptionBudgetDependent.class, dependsOn = "deployment",
+        @Dependent(name = "pdb", type = PodDisruptionBudgetDependent.class,
                 reconcilePrecondition = Conditions.MultiplePods.class),
         @Dependent(name = "route", type = RouteDependent.class, dependsOn = "service",
                 activationCondition = Conditions.RoutePresent.class),
@@ -128,8 +130,7 @@ public class GemmaModelReconciler implements Reconciler<GemmaModel> {
             return Optional.empty();
         }
         try {
-            return context.getSecondaryResources(GenericKubernetesResource.class).stream()
-                    .filter(r -> "Route".equals(r.getKind())).findFirst().flatMap(RouteDependent::url);
+            return context.getSecondaryResource(OptionalKinds.Route.class).flatMap(RouteDependent::url);
         } catch (RuntimeException e) {
             return Optional.empty();
         }

@@ -50,7 +50,7 @@ public final class Conditions {
         @Override
         public boolean isMet(DependentResource<Object, GemmaModel> dr, GemmaModel primary, Context<GemmaModel> context) {
             ModelPlan p = Plans.of(primary, context);
-            return p.autoscaling != null && (!p.keda || !ApiPresent.keda(context));
+            return p.deployable() && p.autoscaling != null && (!p.keda || !ApiPresent.keda(context));
         }
     }
 
@@ -58,7 +58,7 @@ public final class Conditions {
         @Override
         public boolean isMet(DependentResource<Object, GemmaModel> dr, GemmaModel primary, Context<GemmaModel> context) {
             ModelPlan p = Plans.of(primary, context);
-            return p.autoscaling != null && p.keda;
+            return p.deployable() && p.autoscaling != null && p.keda;
         }
     }
 
@@ -66,18 +66,19 @@ public final class Conditions {
     public static class MultiplePods implements Condition<Object, GemmaModel> {
         @Override
         public boolean isMet(DependentResource<Object, GemmaModel> dr, GemmaModel primary, Context<GemmaModel> context) {
-            return Plans.of(primary, context).maxPods() > 1;
+            ModelPlan p = Plans.of(primary, context);
+            return p.deployable() && p.maxPods() > 1;
         }
     }
 
     /**
      * Whether an optional API (KEDA, OpenShift routes, Prometheus Operator) is served, by API discovery; remembered
-     * for a minute so discovery is not asked on every reconcile. Activation conditions: the dependent and its informer
+     * for ten seconds so discovery is not asked on every reconcile. Activation conditions: the dependent and its informer
      * exist only while the API does.
      */
     public abstract static class ApiPresent implements Condition<Object, GemmaModel> {
         private static final Map<String, long[]> SEEN = new ConcurrentHashMap<>();
-        private static final long TTL_MS = 60_000;
+        private static final long TTL_MS = 10_000;
 
         private final String apiVersion;
         private final String kind;

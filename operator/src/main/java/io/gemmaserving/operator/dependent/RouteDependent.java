@@ -1,42 +1,38 @@
 package io.gemmaserving.operator.dependent;
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
-import io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder;
 import io.gemmaserving.operator.api.GemmaModel;
 import io.gemmaserving.operator.plan.ModelPlan;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
-import io.javaoperatorsdk.operator.api.reconciler.dependent.GarbageCollected;
+import io.javaoperatorsdk.operator.api.config.informer.Informer;
 import io.javaoperatorsdk.operator.processing.GroupVersionKind;
-import io.javaoperatorsdk.operator.processing.dependent.Creator;
-import io.javaoperatorsdk.operator.processing.dependent.Updater;
-import io.javaoperatorsdk.operator.processing.dependent.kubernetes.GenericKubernetesDependentResource;
+import io.javaoperatorsdk.operator.processing.dependent.kubernetes.CRUDKubernetesDependentResource;
+import io.javaoperatorsdk.operator.processing.dependent.kubernetes.KubernetesDependent;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
 /** OpenShift Route to the Service, edge TLS; only where the route.openshift.io API exists. */
-public class RouteDependent extends GenericKubernetesDependentResource<GemmaModel>
-        implements Creator<GenericKubernetesResource, GemmaModel>, Updater<GenericKubernetesResource, GemmaModel>,
-        GarbageCollected<GemmaModel> {
+@KubernetesDependent(informer = @Informer(labelSelector = Children.MANAGED_SELECTOR))
+public class RouteDependent extends CRUDKubernetesDependentResource<OptionalKinds.Route, GemmaModel> {
 
     public static final GroupVersionKind GVK = new GroupVersionKind("route.openshift.io", "v1", "Route");
 
     public RouteDependent() {
-        super(GVK);
+        super(OptionalKinds.Route.class);
     }
 
     @Override
-    protected GenericKubernetesResource desired(GemmaModel primary, Context<GemmaModel> context) {
+    protected OptionalKinds.Route desired(GemmaModel primary, Context<GemmaModel> context) {
         return build(Plans.of(primary, context));
     }
 
-    public static GenericKubernetesResource build(ModelPlan p) {
+    public static OptionalKinds.Route build(ModelPlan p) {
         Map<String, Object> spec = Map.of(
                 "to", Map.of("kind", "Service", "name", p.name, "weight", 100),
                 "port", Map.of("targetPort", "http"),
                 "tls", Map.of("termination", "edge", "insecureEdgeTerminationPolicy", "Redirect"));
-        return new GenericKubernetesResourceBuilder().withApiVersion(GVK.apiVersion()).withKind(GVK.getKind())
-                .withMetadata(Plans.meta(p, p.name)).withAdditionalProperties(Map.of("spec", spec)).build();
+        return OptionalKinds.fill(new OptionalKinds.Route(), GVK.apiVersion(), GVK.getKind(), Plans.meta(p, p.name), spec);
     }
 
     /** https://host of the first admitted ingress in the Route's status, if the router has admitted it. */

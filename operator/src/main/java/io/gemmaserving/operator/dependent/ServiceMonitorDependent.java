@@ -1,39 +1,34 @@
 package io.gemmaserving.operator.dependent;
 
-import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
-import io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder;
 import io.gemmaserving.operator.api.GemmaModel;
 import io.gemmaserving.operator.plan.ModelPlan;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
-import io.javaoperatorsdk.operator.api.reconciler.dependent.GarbageCollected;
+import io.javaoperatorsdk.operator.api.config.informer.Informer;
 import io.javaoperatorsdk.operator.processing.GroupVersionKind;
-import io.javaoperatorsdk.operator.processing.dependent.Creator;
-import io.javaoperatorsdk.operator.processing.dependent.Updater;
-import io.javaoperatorsdk.operator.processing.dependent.kubernetes.GenericKubernetesDependentResource;
+import io.javaoperatorsdk.operator.processing.dependent.kubernetes.CRUDKubernetesDependentResource;
+import io.javaoperatorsdk.operator.processing.dependent.kubernetes.KubernetesDependent;
 import java.util.List;
 import java.util.Map;
 
 /** Prometheus Operator ServiceMonitor scraping /metrics on the Service's http port; only where its API exists. */
-public class ServiceMonitorDependent extends GenericKubernetesDependentResource<GemmaModel>
-        implements Creator<GenericKubernetesResource, GemmaModel>, Updater<GenericKubernetesResource, GemmaModel>,
-        GarbageCollected<GemmaModel> {
+@KubernetesDependent(informer = @Informer(labelSelector = Children.MANAGED_SELECTOR))
+public class ServiceMonitorDependent extends CRUDKubernetesDependentResource<OptionalKinds.ServiceMonitor, GemmaModel> {
 
     public static final GroupVersionKind GVK = new GroupVersionKind("monitoring.coreos.com", "v1", "ServiceMonitor");
 
     public ServiceMonitorDependent() {
-        super(GVK);
+        super(OptionalKinds.ServiceMonitor.class);
     }
 
     @Override
-    protected GenericKubernetesResource desired(GemmaModel primary, Context<GemmaModel> context) {
+    protected OptionalKinds.ServiceMonitor desired(GemmaModel primary, Context<GemmaModel> context) {
         return build(Plans.of(primary, context));
     }
 
-    public static GenericKubernetesResource build(ModelPlan p) {
+    public static OptionalKinds.ServiceMonitor build(ModelPlan p) {
         Map<String, Object> spec = Map.of(
                 "selector", Map.of("matchLabels", p.selectorLabels()),
                 "endpoints", List.of(Map.of("port", "http", "path", "/metrics", "interval", "15s")));
-        return new GenericKubernetesResourceBuilder().withApiVersion(GVK.apiVersion()).withKind(GVK.getKind())
-                .withMetadata(Plans.meta(p, p.name)).withAdditionalProperties(Map.of("spec", spec)).build();
+        return OptionalKinds.fill(new OptionalKinds.ServiceMonitor(), GVK.apiVersion(), GVK.getKind(), Plans.meta(p, p.name), spec);
     }
 }

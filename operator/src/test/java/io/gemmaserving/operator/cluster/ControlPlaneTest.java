@@ -96,6 +96,10 @@ class ControlPlaneTest {
                 .getNodeName() != null);
         assertThat(k.pods().inNamespace("cp-gpu").withLabel("app", "cpu").list().getItems().get(0).getSpec()
                 .getNodeName()).isEqualTo(LocalCluster.CPU_NODE);
+
+        // Give the pool's only GPU back: other cluster tests share this cluster.
+        k.apps().deployments().inNamespace("cp-gpu").withName("gpu").delete();
+        waitFor(() -> k.pods().inNamespace("cp-gpu").withLabel("app", "gpu").list().getItems().isEmpty());
     }
 
     @Test

@@ -30,6 +30,11 @@ class DeployManifestsTest {
 
     @BeforeAll
     static void apply(LocalCluster cluster) throws IOException {
+        applyDeployManifests(cluster);
+    }
+
+    /** Applies deploy/ server-side (idempotent: other cluster tests call it too) and checks what was applied. */
+    static void applyDeployManifests(LocalCluster cluster) throws IOException {
         List<HasMetadata> applied = cluster.applyServerSide(Repo.root().resolve("deploy"));
         assertThat(applied).extracting(HasMetadata::getKind)
                 .contains("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding",
@@ -62,7 +67,9 @@ class DeployManifestsTest {
                     {"", "services", "", "delete"},
                     {"autoscaling", "horizontalpodautoscalers", "", "create"},
                     {"policy", "poddisruptionbudgets", "", "create"},
-                    {"", "events", "", "create"}}) {
+                    {"", "events", "", "create"},
+                    {"keda.sh", "scaledobjects", "", "create"},
+                    {"monitoring.coreos.com", "servicemonitors", "", "create"}}) {
                 assertThat(allowed(asOperator, "some-user-namespace", check))
                         .as("operator may %s %s/%s %s", check[3], check[0], check[1], check[2]).isTrue();
             }
@@ -84,6 +91,8 @@ class DeployManifestsTest {
                     {"", "secrets", "", "get"},
                     {"", "secrets", "", "list"},
                     {"", "pods", "", "delete"},
+                    {"", "configmaps", "", "list"},
+                    {"serving.gemma.io", "servingruntimes", "", "update"},
                     {"", "namespaces", "", "delete"},
                     {"rbac.authorization.k8s.io", "clusterroles", "", "create"},
                     {"apiextensions.k8s.io", "customresourcedefinitions", "", "create"},

@@ -1,0 +1,227 @@
+package io.gemmaserving.operator.apiserver;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.fabric8.kubernetes.api.model.Condition;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.ConfigBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.gemmaserving.operator.InProcessOperator;
+import io.gemmaserving.operator.TestModels;
+import io.gemmaserving.operator.api.GemmaModel;
+import io.gemmaserving.operator.api.ServingRuntime;
+import io.gemmaserving.runtime.engine.ServeOptions;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The reconciler in a plain JOSDK Operator against a real API server (no controllers: Deployments get no pods here,
+ * the cluster tests add those), running as the operator's ServiceAccount with exactly the RBAC of
+ * src/main/kubernetes/kubernetes.yml, so a missing rule fails here.
+ */
+class OperatorOnApiServerTest {
+
+    static final String SA = "system:serviceaccount:gemma-serving-system:gemma-operator";
+    static KubernetesClient admin;
+    static KubernetesClient asOperator;
+    static InProcessOperator operator;
+    static String ns;
+
+    @BeforeAll
+    static void start() throws Exception {
+        admin = ApiServer.client();
+        if (admin.namespaces().withName("gemma-serving-system").get() == null) {
+            admin.namespaces().resource(new io.fabric8.kubernetes.api.model.NamespaceBuilder().withNewMetadata()
+                    .withName("gemma-serving-system").endMetadata().build()).create();
+        }
+        try (InputStream rbac = Files.newInputStream(Path.of("src", "main", "kubernetes", "kubernetes.yml"))) {
+            for (HasMetadata item : admin.load(rbac).items()) {
+                admin.resource(item).serverSideApply();
+            }
+        }
+        Config impersonating = new ConfigBuilder(admin.getConfiguration()).withImpersonateUsername(SA)
+                .withImpersonateGroups("system:serviceaccounts", "system:authenticated").build();
+        asOperator = new KubernetesClientBuilder().withConfig(impersonating).build();
+        ns = ApiServer.namespace("operator");
+        operator = InProcessOperator.start(asOperator, TestModels.SETTINGS);
+    }
+
+    @AfterAll
+    static void stop() {
+        if (operator != null) {
+            operator.close();
+        }
+        if (asOperator != null) {
+            asOperator.close();
+        }
+    }
+
+    static <T> T await(String what, Supplier<T> probe) {
+        long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (System.nanoTime() < end) {
+            T value = probe.get();
+            if (value != null && !Boolean.FALSE.equals(value)) {
+                return value;
+            }
+            try {
+                Thread.sleep(200);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError(e);
+            }
+        }
+        throw new AssertionError("timed out waiting for " + what);
+    }
+
+    static GemmaModel create(String name, String spec) {
+        GemmaModel m = Serialization.unmarshal("""
+                apiVersion: serving.gemma.io/v1alpha1
+                kind: GemmaModel
+                metadata: {name: %s}
+                spec:
+                %s
+                """.formatted(name, spec.indent(2)), GemmaModel.class);
+        return admin.resource(m).inNamespace(ns).create();
+    }
+
+    static GemmaModel get(String name) {
+        return admin.resources(GemmaModel.class).inNamespace(ns).withName(name).get();
+    }
+
+    static Condition condition(GemmaModel m, String type) {
+        if (m == null || m.getStatus() == null || m.getStatus().conditions == null) {
+            return null;
+        }
+        return m.getStatus().conditions.stream().filter(c -> c.getType().equals(type)).findFirst().orElse(null);
+    }
+
+    static Deployment deployment(String name) {
+        return admin.apps().deployments().inNamespace(ns).withName(name).get();
+    }
+
+    @Test
+    void modelBecomesDeploymentAndServiceWithStatusAndNoSpecDefaults() {
+        GemmaModel created = create("small", """
+                source: {uri: "pvc://models/gemma/gemma-3-270m-it-Q4_K_M.gguf", variant: gemma-3-270m-it}
+                """);
+        String specBefore = Serialization.asJson(created.getSpec());
+        Deployment d = await("deployment", () -> deployment("small"));
+        assertEquals("GemmaModel", d.getMetadata().getOwnerReferences().getFirst().getKind());
+        assertEquals(created.getMetadata().getUid(), d.getMetadata().getOwnerReferences().getFirst().getUid());
+        ServeOptions.parse(d.getSpec().getTemplate().getSpec().getContainers().getFirst().getArgs().toArray(String[]::new));
+        assertNotNull(await("service", () -> admin.services().inNamespace(ns).withName("small").get()));
+
+        GemmaModel m = await("status", () -> {
+            GemmaModel g = get("small");
+            return condition(g, "Ready") != null ? g : null;
+        });
+        assertEquals(m.getMetadata().getGeneration(), m.getStatus().observedGeneration);
+        assertEquals("False", condition(m, "Ready").getStatus()); // no controllers here: no pods become ready
+        assertEquals("True", condition(m, "Progressing").getStatus());
+        assertEquals("False", condition(m, "Degraded").getStatus());
+        assertEquals("True", condition(m, "RuntimeResolved").getStatus());
+        assertEquals("builtin-cpu", m.getStatus().runtime);
+        assertEquals("http://small." + ns + ".svc.cluster.local", m.getStatus().endpoint);
+        assertEquals(specBefore, Serialization.asJson(m.getSpec()), "the operator wrote into spec");
+    }
+
+    @Test
+    void driftOnTheDeploymentIsPutBack() {
+        create("drift", "source: {uri: \"pvc://models/x.gguf\"}");
+        Deployment d = await("deployment", () -> deployment("drift"));
+        String image = d.getSpec().getTemplate().getSpec().getContainers().getFirst().getImage();
+        admin.apps().deployments().inNamespace(ns).withName("drift").edit(x -> {
+            x.getSpec().getTemplate().getSpec().getContainers().getFirst().setImage("example.com/tampered:1");
+            x.getSpec().getTemplate().getSpec().getContainers().getFirst().getSecurityContext().setReadOnlyRootFilesystem(false);
+            return x;
+        });
+        await("image put back", () -> {
+            var c = deployment("drift").getSpec().getTemplate().getSpec().getContainers().getFirst();
+            return image.equals(c.getImage()) && c.getSecurityContext().getReadOnlyRootFilesystem();
+        });
+    }
+
+    @Test
+    void replicasBringAPodDisruptionBudgetAndScaleSubresourceWorks() {
+        create("scaled", "source: {uri: \"pvc://models/x.gguf\"}\nreplicas: 1");
+        await("deployment", () -> deployment("scaled"));
+        assertNull(admin.resources(PodDisruptionBudget.class).inNamespace(ns).withName("scaled").get());
+        admin.resources(GemmaModel.class).inNamespace(ns).withName("scaled").scale(3); // kubectl scale gm scaled --replicas=3
+        await("3 replicas", () -> Integer.valueOf(3).equals(deployment("scaled").getSpec().getReplicas()));
+        await("pdb", () -> admin.resources(PodDisruptionBudget.class).inNamespace(ns).withName("scaled").get());
+        admin.resources(GemmaModel.class).inNamespace(ns).withName("scaled").scale(1);
+        await("pdb removed", () -> admin.resources(PodDisruptionBudget.class).inNamespace(ns).withName("scaled").get() == null);
+    }
+
+    @Test
+    void aNewServingRuntimeIsPickedUpByModelsInItsNamespace() {
+        create("switch", "source: {uri: \"pvc://models/x.gguf\"}");
+        await("builtin image", () -> deployment("switch"));
+        ServingRuntime r = TestModels.runtime("java-cpu", "image: example.com/custom-runtime:2\n"
+                + "supportedModelFormats: [{name: gguf}]\nargs: [\"--threads=2\"]");
+        r.getMetadata().setNamespace(ns);
+        admin.resource(r).create();
+        Deployment d = await("runtime image", () -> {
+            Deployment x = deployment("switch");
+            return x.getSpec().getTemplate().getSpec().getContainers().getFirst().getImage()
+                    .equals("example.com/custom-runtime:2") ? x : null;
+        });
+        assertTrue(d.getSpec().getTemplate().getSpec().getContainers().getFirst().getArgs().contains("--threads=2"));
+        await("status runtime", () -> "java-cpu".equals(get("switch").getStatus().runtime));
+    }
+
+    @Test
+    void aModelThatFitsNowhereIsDegradedWithAnEventAndNoDeployment() {
+        create("too-big", """
+                source: {uri: "oci://example.com/gemma-3-27b-it:1", variant: gemma-3-27b-it}
+                accelerator: {type: nvidia.com/gpu, product: Tesla-T4}
+                serving: {maxContextLength: 131072}
+                """);
+        GemmaModel m = await("degraded", () -> {
+            GemmaModel g = get("too-big");
+            Condition c = condition(g, "Degraded");
+            return c != null && "True".equals(c.getStatus()) ? g : null;
+        });
+        assertEquals("InsufficientGpuMemory", condition(m, "Degraded").getReason());
+        assertTrue(condition(m, "Degraded").getMessage().contains("maxContextLength <="));
+        assertEquals("False", condition(m, "Ready").getStatus());
+        await("warning event", () -> admin.v1().events().inNamespace(ns).list().getItems().stream()
+                .anyMatch(e -> "too-big".equals(e.getInvolvedObject().getName()) && "Warning".equals(e.getType())));
+        assertNull(deployment("too-big"));
+        // fixing the spec clears it
+        admin.resources(GemmaModel.class).inNamespace(ns).withName("too-big").edit(g -> {
+            g.getSpec().serving.maxContextLength = 8192;
+            return g;
+        });
+        await("deployment after fix", () -> deployment("too-big"));
+        await("not degraded", () -> "False".equals(condition(get("too-big"), "Degraded").getStatus()));
+    }
+
+    @Test
+    void autoscaledModelGetsAnHpaAndTheDeploymentNoReplicaCount() {
+        create("auto", "source: {uri: \"pvc://models/x.gguf\"}\nautoscaling: {minReplicas: 2, maxReplicas: 5, mode: KEDA}");
+        await("hpa (KEDA absent: HPA fallback)", () -> admin.autoscaling().v2().horizontalPodAutoscalers()
+                .inNamespace(ns).withName("auto").get());
+        Deployment d = deployment("auto");
+        assertFalse(d.getMetadata().getManagedFields().stream().anyMatch(f -> f.getManager().contains("gemmamodel")
+                && Serialization.asJson(f.getFieldsV1()).contains("\"f:replicas\"")), "the operator owns no replicas");
+        await("warning in status", () -> condition(get("auto"), "Degraded") != null
+                && condition(get("auto"), "Degraded").getMessage().contains("KEDA is not installed"));
+    }
+}

@@ -1,0 +1,190 @@
+package io.gemmaserving.operator.cluster;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.dsl.Resource;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.gemmaserving.operator.InProcessOperator;
+import io.gemmaserving.operator.dependent.DeploymentDependent;
+import io.gemmaserving.operator.plan.OperatorSettings;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+import static io.gemmaserving.operator.cluster.ControlPlaneTest.waitFor;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The operator's reconciler on the real control plane, with the rights its own manifests grant: it runs in this JVM
+ * (java-operator-sdk, the same reconciler the Quarkus application registers) on a client authenticated by a token the
+ * API server issued to the ServiceAccount of deploy/, never as cluster admin. Models live in a namespace that enforces
+ * Pod Security "restricted". KWOK nodes stand in for kubelets, so pods go Ready without running containers.
+ *
+ * <p>Statuses seen here are written to target/argocd-fixtures/ and checked with the Argo CD health check as they
+ * happen; samples/argocd/testdata/reconciled-*.yaml were taken from those dumps.
+ */
+@ExtendWith(LocalClusterExtension.class)
+class OperatorOnClusterTest {
+
+    static final String MODELS = "models";
+    static final Path DUMPS = Path.of("target/argocd-fixtures");
+    static InProcessOperator operator;
+    static KubernetesClient operatorClient;
+
+    @BeforeAll
+    static void startOperator(LocalCluster cluster) throws IOException {
+        cluster.installCrds(Repo.root().resolve("crds"));
+        DeployManifestsTest.applyDeployManifests(cluster);
+        cluster.createNamespace(MODELS, Map.of("pod-security.kubernetes.io/enforce", "restricted"));
+        waitFor(() -> cluster.admin().serviceAccounts().inNamespace(MODELS).withName("default").get() != null);
+        operatorClient = cluster.clientAs(DeployManifestsTest.NS, DeployManifestsTest.SA);
+        operator = InProcessOperator.start(operatorClient, OperatorSettings.defaults());
+    }
+
+    @AfterAll
+    static void stopOperator() {
+        if (operator != null) operator.close();
+        if (operatorClient != null) operatorClient.close();
+    }
+
+    static GenericKubernetesResource gemmaModel(String name, Map<String, Object> spec) {
+        GenericKubernetesResource r = new GenericKubernetesResource();
+        r.setApiVersion("serving.gemma.io/v1alpha1");
+        r.setKind("GemmaModel");
+        r.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder().withName(name).withNamespace(MODELS)
+                .build());
+        r.setAdditionalProperty("spec", spec);
+        return r;
+    }
+
+    static Map<String, Object> cpuSpec() {
+        return Map.of("source", Map.of("uri", "oci://quay.io/gemma-serving/modelcar-gemma-3-270m-it:q4_k_m",
+                "file", "gemma-3-270m-it-Q4_K_M.gguf", "variant", "gemma-3-270m-it"));
+    }
+
+    static Resource<GenericKubernetesResource> model(LocalCluster cluster, String name) {
+        return cluster.admin().genericKubernetesResources("serving.gemma.io/v1alpha1", "GemmaModel")
+                .inNamespace(MODELS).withName(name);
+    }
+
+    static Optional<String> condition(GenericKubernetesResource m, String type) {
+        JsonNode status = new ObjectMapper().valueToTree(m.getAdditionalProperties()).get("status");
+        if (status == null || status.get("conditions") == null) return Optional.empty();
+        for (JsonNode c : status.get("conditions")) {
+            if (type.equals(c.path("type").asText())) return Optional.of(c.path("status").asText());
+        }
+        return Optional.empty();
+    }
+
+    static long observedGeneration(GenericKubernetesResource m) {
+        JsonNode status = new ObjectMapper().valueToTree(m.getAdditionalProperties()).get("status");
+        return status == null ? -1 : status.path("observedGeneration").asLong(-1);
+    }
+
+    /** Writes the live object for the Lua fixtures and returns what the Argo CD health check says of it. */
+    static Map<String, String> health(GenericKubernetesResource m, String dumpName) throws Exception {
+        Files.createDirectories(DUMPS);
+        Files.writeString(DUMPS.resolve(dumpName + ".yaml"), Serialization.asYaml(m));
+        return ArgoCdHealthCheckTest.evaluate(new ObjectMapper().valueToTree(m));
+    }
+
+    static Deployment deploymentOf(LocalCluster cluster, String name) {
+        // The operator names the Deployment after the model.
+        return cluster.admin().apps().deployments().inNamespace(MODELS).withName(name).get();
+    }
+
+    @Test
+    void cpuModelBecomesReadyPodsInARestrictedNamespaceAndArgoCdSeesHealthy(LocalCluster cluster) throws Exception {
+        cluster.admin().resource(gemmaModel("tiny", cpuSpec())).create();
+
+        waitFor(() -> condition(model(cluster, "tiny").get(), "Ready").equals(Optional.of("True")));
+        GenericKubernetesResource ready = model(cluster, "tiny").get();
+        assertThat(observedGeneration(ready)).isEqualTo(ready.getMetadata().getGeneration());
+        assertThat(health(ready, "reconciled-ready")).containsEntry("status", "Healthy");
+
+        Deployment d = deploymentOf(cluster, "tiny");
+        assertThat(d.getMetadata().getOwnerReferences()).singleElement()
+                .satisfies(o -> assertThat(o.getUid()).isEqualTo(ready.getMetadata().getUid()));
+        assertThat(d.getStatus().getReadyReplicas()).isEqualTo(1);
+        List<Pod> pods = cluster.admin().pods().inNamespace(MODELS)
+                .withLabels(d.getSpec().getSelector().getMatchLabels()).list().getItems();
+        // Admitted under "restricted" (the namespace enforces it) and scheduled on the CPU node, never the GPU one.
+        assertThat(pods).singleElement().satisfies(p -> {
+            assertThat(p.getSpec().getNodeName()).isEqualTo(LocalCluster.CPU_NODE);
+            assertThat(p.getStatus().getPhase()).isEqualTo("Running");
+        });
+    }
+
+    @Test
+    void gpuModelLandsOnTheGpuNodeOnly(LocalCluster cluster) throws Exception {
+        Map<String, Object> spec = Map.of(
+                "source", cpuSpec().get("source"),
+                "accelerator", Map.of("type", "nvidia.com/gpu", "product", LocalCluster.GPU_PRODUCT));
+        cluster.admin().resource(gemmaModel("on-gpu", spec)).create();
+
+        waitFor(() -> condition(model(cluster, "on-gpu").get(), "Ready").equals(Optional.of("True")));
+        Deployment d = deploymentOf(cluster, "on-gpu");
+        var container = d.getSpec().getTemplate().getSpec().getContainers().stream()
+                .filter(c -> c.getResources() != null && c.getResources().getLimits() != null
+                        && c.getResources().getLimits().containsKey(LocalCluster.GPU_RESOURCE)).findFirst();
+        assertThat(container).as("a container limits nvidia.com/gpu").isPresent();
+        List<Pod> pods = cluster.admin().pods().inNamespace(MODELS)
+                .withLabels(d.getSpec().getSelector().getMatchLabels()).list().getItems();
+        assertThat(pods).singleElement()
+                .satisfies(p -> assertThat(p.getSpec().getNodeName()).isEqualTo(LocalCluster.GPU_NODE));
+
+        // Free the pool's only GPU for the other tests.
+        model(cluster, "on-gpu").delete();
+        waitFor(() -> cluster.admin().pods().inNamespace(MODELS)
+                .withLabels(d.getSpec().getSelector().getMatchLabels()).list().getItems().isEmpty());
+    }
+
+    @Test
+    void deletingTheModelCascadesToItsChildren(LocalCluster cluster) {
+        cluster.admin().resource(gemmaModel("short-lived", cpuSpec())).create();
+        waitFor(() -> deploymentOf(cluster, "short-lived") != null
+                && cluster.admin().services().inNamespace(MODELS).withName("short-lived").get() != null);
+
+        model(cluster, "short-lived").delete();
+        // No finalizer: the garbage collector removes the children through their owner references.
+        waitFor(() -> deploymentOf(cluster, "short-lived") == null
+                && cluster.admin().services().inNamespace(MODELS).withName("short-lived").get() == null);
+    }
+
+    @Test
+    void editingTheDeploymentByHandIsUndone(LocalCluster cluster) {
+        cluster.admin().resource(gemmaModel("steady", cpuSpec())).create();
+        waitFor(() -> deploymentOf(cluster, "steady") != null);
+        Deployment desired = deploymentOf(cluster, "steady");
+        String image = runtime(desired).getImage();
+
+        // A person edits the Deployment (as admin, another field manager): image and replicas.
+        cluster.admin().apps().deployments().inNamespace(MODELS).withName("steady").edit(d -> {
+            d.getSpec().setReplicas(3);
+            runtime(d).setImage("registry.invalid/tampered:1");
+            return d;
+        });
+        waitFor(() -> {
+            Deployment d = deploymentOf(cluster, "steady");
+            return Integer.valueOf(1).equals(d.getSpec().getReplicas())
+                    && image.equals(runtime(d).getImage());
+        });
+    }
+
+    static io.fabric8.kubernetes.api.model.Container runtime(Deployment d) {
+        return d.getSpec().getTemplate().getSpec().getContainers().stream()
+                .filter(c -> DeploymentDependent.RUNTIME_CONTAINER.equals(c.getName())).findFirst().orElseThrow();
+    }
+}
