@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.FieldValidateable.Validation;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
@@ -44,7 +45,7 @@ class ValidationTest {
 
     static KubernetesClientException refused(String kind, String spec) {
         return assertThrows(KubernetesClientException.class, () -> client.resource(doc(kind, spec)).inNamespace(ns)
-                .dryRun().create(), () -> kind + " was accepted:\n" + spec);
+                .dryRun().fieldValidation(Validation.STRICT).create(), () -> kind + " was accepted:\n" + spec);
     }
 
     static Stream<Arguments> invalidModels() {
@@ -69,6 +70,7 @@ class ValidationTest {
                 Arguments.of("negative replicas", VALID_SOURCE + "replicas: -1", "spec.replicas"),
                 Arguments.of("tiny context", VALID_SOURCE + "serving: {maxContextLength: 64}", "spec.serving.maxContextLength"),
                 Arguments.of("unknown quantization", VALID_SOURCE + "serving: {quantization: q5_1}", "spec.serving.quantization"),
+                Arguments.of("misspelt field", VALID_SOURCE + "replicaz: 2", "spec.replicaz"),
                 Arguments.of("API key secret without name", VALID_SOURCE + "serving: {apiKeySecretRef: {key: k}}", "spec.serving.apiKeySecretRef.name"));
     }
 
@@ -76,8 +78,10 @@ class ValidationTest {
     @MethodSource("invalidModels")
     void invalidGemmaModelIsRefusedNamingTheField(String what, String spec, String field) {
         KubernetesClientException e = refused("GemmaModel", spec);
-        assertEquals(422, e.getCode(), e.getMessage());
-        assertTrue(e.getMessage().contains(field + ":") || e.getMessage().contains(field + "["),
+        // 422 Invalid for schema and CEL rules; 400 for strict decoding of an unknown field
+        assertEquals(what.equals("misspelt field") ? 400 : 422, e.getCode(), e.getMessage());
+        assertTrue(e.getMessage().contains(field + ":") || e.getMessage().contains(field + "[")
+                        || e.getMessage().contains("unknown field \"" + field + "\""),
                 () -> "message does not name " + field + ": " + e.getMessage());
     }
 
@@ -107,12 +111,12 @@ class ValidationTest {
                 accelerator: {type: nvidia.com/gpu, product: NVIDIA-L4, tensorParallelSize: 1, memoryUtilization: 0.85}
                 autoscaling: {minReplicas: 0, maxReplicas: 4, mode: KEDA, targetQueueDepth: 3}
                 serving: {maxContextLength: 8192, quantization: q4_k_m, apiKeySecretRef: {name: keys}}
-                """)).inNamespace(ns).dryRun().create();
+                """)).inNamespace(ns).dryRun().fieldValidation(Validation.STRICT).create();
         client.resource(doc("ServingRuntime", """
                 image: example.com/r:1
                 args: ["--threads=4"]
                 supportedModelFormats: [{name: gguf, priority: 2}]
                 acceleratorTypes: [cpu, nvidia.com/gpu]
-                """)).inNamespace(ns).dryRun().create();
+                """)).inNamespace(ns).dryRun().fieldValidation(Validation.STRICT).create();
     }
 }
