@@ -21,6 +21,7 @@ import io.gemmaserving.operator.plan.OperatorSettings;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.MaxReconciliationInterval;
 import io.javaoperatorsdk.operator.api.reconciler.ErrorStatusUpdateControl;
 import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
@@ -33,6 +34,7 @@ import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEven
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.jboss.logging.Logger;
 
@@ -61,7 +63,9 @@ import org.jboss.logging.Logger;
         @Dependent(name = "servicemonitor", type = ServiceMonitorDependent.class, dependsOn = "service",
                 activationCondition = Conditions.ServiceMonitorPresent.class),
 })
-@ControllerConfiguration(name = "gemmamodel")
+// a periodic reconcile notices optional APIs (KEDA, routes, ServiceMonitors) installed after the model
+@ControllerConfiguration(name = "gemmamodel",
+        maxReconciliationInterval = @MaxReconciliationInterval(interval = 5, timeUnit = TimeUnit.MINUTES))
 public class GemmaModelReconciler implements Reconciler<GemmaModel> {
 
     private static final Logger LOG = Logger.getLogger(GemmaModelReconciler.class);

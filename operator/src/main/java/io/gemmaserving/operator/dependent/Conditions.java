@@ -110,6 +110,11 @@ public final class Conditions {
             return present;
         }
 
+        /** Forgets what discovery said (for tests that install or remove an API). */
+        public static void forget() {
+            SEEN.clear();
+        }
+
         static boolean keda(Context<GemmaModel> context) {
             return present(context, ScaledObjectDependent.GVK.apiVersion(), ScaledObjectDependent.GVK.getKind());
         }
