@@ -183,6 +183,42 @@ class OperatorOnClusterTest {
         });
     }
 
+    @Test
+    void aModelThatCannotFitIsDegradedAndArgoCdSaysSo(LocalCluster cluster) throws Exception {
+        Map<String, Object> spec = Map.of(
+                "source", Map.of("uri", "oci://quay.io/gemma-serving/modelcar-gemma-3-27b-it:bf16",
+                        "variant", "gemma-3-27b-it"),
+                "accelerator", Map.of("type", "nvidia.com/gpu", "memory", "1Gi", "tensorParallelSize", 1));
+        cluster.admin().resource(gemmaModel("too-big", spec)).create();
+
+        waitFor(() -> condition(model(cluster, "too-big").get(), "Degraded").equals(Optional.of("True")));
+        GenericKubernetesResource degraded = model(cluster, "too-big").get();
+        assertThat(condition(degraded, "Ready")).isNotEqualTo(Optional.of("True"));
+        assertThat(health(degraded, "reconciled-degraded")).containsEntry("status", "Degraded");
+        model(cluster, "too-big").delete();
+    }
+
+    @Test
+    void replicasWaitingForAGpuAreProgressingNotHealthy(LocalCluster cluster) throws Exception {
+        // Two replicas, one GPU in the pool: one pod runs, the other stays Pending.
+        Map<String, Object> spec = Map.of("source", cpuSpec().get("source"), "replicas", 2,
+                "accelerator", Map.of("type", "nvidia.com/gpu", "product", LocalCluster.GPU_PRODUCT));
+        cluster.admin().resource(gemmaModel("waiting", spec)).create();
+
+        waitFor(() -> {
+            JsonNode status = new ObjectMapper().valueToTree(model(cluster, "waiting").get().getAdditionalProperties())
+                    .path("status");
+            return status.path("replicas").asInt() == 2 && status.path("readyReplicas").asInt() == 1;
+        });
+        GenericKubernetesResource waiting = model(cluster, "waiting").get();
+        assertThat(condition(waiting, "Ready")).isEqualTo(Optional.of("False"));
+        assertThat(health(waiting, "reconciled-waiting-for-gpu")).containsEntry("status", "Progressing");
+
+        model(cluster, "waiting").delete();
+        waitFor(() -> deploymentOf(cluster, "waiting") == null && cluster.admin().pods().inNamespace(MODELS)
+                .withLabel("serving.gemma.io/model", "waiting").list().getItems().isEmpty());
+    }
+
     static io.fabric8.kubernetes.api.model.Container runtime(Deployment d) {
         return d.getSpec().getTemplate().getSpec().getContainers().stream()
                 .filter(c -> DeploymentDependent.RUNTIME_CONTAINER.equals(c.getName())).findFirst().orElseThrow();
