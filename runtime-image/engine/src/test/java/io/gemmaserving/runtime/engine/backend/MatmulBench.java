@@ -47,8 +47,10 @@ public final class MatmulBench {
                     double flop = 2.0 * batch * w.rows() * w.cols();
                     int reps = (int) Math.max(3, Math.min(200, 2e9 / flop));
                     double s = median(reps, () -> backend.matmul(w, x, out, batch));
-                    System.out.printf("%-26s %-5s %7d x %-5d batch %4d: %9.3f ms  %6.1f GB/s weights  %6.1f GFLOP/s%n",
-                            name, w.type(), w.rows(), w.cols(), batch, s * 1e3, bytes / s / 1e9, flop / s / 1e9);
+                    System.out.printf("%-26s %-5s %7d x %-5d batch %4d: median %8.3f ms %6.1f GB/s %6.1f GFLOP/s;"
+                            + " best %8.3f ms %6.1f GB/s %6.1f GFLOP/s%n", name, w.type(), w.rows(), w.cols(), batch,
+                            s * 1e3, bytes / s / 1e9, flop / s / 1e9, lastBest * 1e3, bytes / lastBest / 1e9,
+                            flop / lastBest / 1e9);
                 }
             }
             // one decode step's matrix products
@@ -67,8 +69,9 @@ public final class MatmulBench {
                     backend.matmul(w, x, out, 1);
                 }
             });
-            System.out.printf("decode sweep: %d matrices, %.1f MB: %.2f ms/token = %.1f GB/s, at most %.1f tokens/s%n",
-                    all.size(), total / 1e6, s * 1e3, total / s / 1e9, 1 / s);
+            System.out.printf("decode sweep: %d matrices, %.1f MB: median %.2f ms/token = %.1f GB/s, at most %.1f tokens/s"
+                    + " (best %.2f ms = %.1f tokens/s)%n",
+                    all.size(), total / 1e6, s * 1e3, total / s / 1e9, 1 / s, lastBest * 1e3, 1 / lastBest);
             // one prefill chunk of 128 tokens through every block matrix (the head is needed for the last token only)
             List<WeightTensor> blocks = all.stream().filter(w -> w.name().startsWith("blk.")).toList();
             int batch = 128;
@@ -78,13 +81,14 @@ public final class MatmulBench {
             for (WeightTensor w : blocks) {
                 flop += 2.0 * batch * w.rows() * w.cols();
             }
-            double p = median(3, () -> {
+            double p = median(5, () -> {
                 for (WeightTensor w : blocks) {
                     backend.matmul(w, xb, ob, batch);
                 }
             });
-            System.out.printf("prefill sweep: %d block matrices x %d tokens: %.1f ms = %.1f GFLOP/s, at most %.0f tokens/s%n",
-                    blocks.size(), batch, p * 1e3, flop / p / 1e9, batch / p);
+            System.out.printf("prefill sweep: %d block matrices x %d tokens: median %.1f ms = %.1f GFLOP/s, at most %.0f tokens/s"
+                    + " (best %.1f ms = %.0f tokens/s)%n",
+                    blocks.size(), batch, p * 1e3, flop / p / 1e9, batch / p, lastBest * 1e3, batch / lastBest);
         }
     }
 
@@ -96,6 +100,9 @@ public final class MatmulBench {
         }
         return x;
     }
+
+    /** Fastest repetition of the last {@link #median} call: on a machine shared with other work, the better guide. */
+    static double lastBest;
 
     private static double median(int reps, Runnable op) {
         long warm = System.nanoTime();
@@ -109,6 +116,7 @@ public final class MatmulBench {
             t[i] = (System.nanoTime() - t0) / 1e9;
         }
         Arrays.sort(t);
+        lastBest = t[0];
         return t[reps / 2];
     }
 }
