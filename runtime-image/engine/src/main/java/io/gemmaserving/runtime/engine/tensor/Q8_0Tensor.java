@@ -83,39 +83,10 @@ public final class Q8_0Tensor extends AbstractTensor {
         return s;
     }
 
-    /** Rows r and r+1 against one x (batch 1): each x vector is loaded once for both rows. */
-    private void dot2(int r, float[] x, float[] out) {
-        long b0 = rowOffset(r), b1 = b0 + rowBytes;
-        FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
-        for (int b = 0; b < blocksPerRow; b++) {
-            long o0 = b0 + (long) b * BYTES, o1 = b1 + (long) b * BYTES;
-            FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
-            for (int k = 0; k < 32; k += L) {
-                FloatVector xv = FloatVector.fromArray(F, x, b * 32 + k);
-                s0 = ((FloatVector) ByteVector.fromMemorySegment(B, data, o0 + 2 + k, LE).castShape(F, 0)).fma(xv, s0);
-                s1 = ((FloatVector) ByteVector.fromMemorySegment(B, data, o1 + 2 + k, LE).castShape(F, 0)).fma(xv, s1);
-            }
-            acc0 = s0.fma(FloatVector.broadcast(F, Simd.f16(data, o0)), acc0);
-            acc1 = s1.fma(FloatVector.broadcast(F, Simd.f16(data, o1)), acc1);
-        }
-        out[r] = acc0.reduceLanes(VectorOperators.ADD);
-        out[r + 1] = acc1.reduceLanes(VectorOperators.ADD);
-    }
-
     /** The same loop as {@link AbstractTensor#dotRows}, here so that {@link #dotVector} inlines monomorphically. */
     @Override
     public void dotRows(float[] x, float[] out, int batch, int r0, int r1) {
         int n = (int) rows;
-        if (batch == 1 && Simd.QUANT_OK) {
-            int r = r0;
-            for (; r + 1 < r1; r += 2) {
-                dot2(r, x, out);
-            }
-            if (r < r1) {
-                out[r] = dotVector(r, x, 0);
-            }
-            return;
-        }
         for (int r = r0; r < r1; r++) {
             for (int b = 0; b < batch; b++) {
                 out[b * n + r] = dotVector(r, x, b * cols);
