@@ -1,6 +1,7 @@
 package io.gemmaserving.runtime.engine.backend;
 
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -8,9 +9,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * A fixed set of threads that run the chunks of one parallel loop, the calling thread taking its share.
  *
  * <p>Decode runs a few hundred small matrix products per token, each some tens of microseconds, so handing work
- * out must cost far less than an executor's submit/get: workers spin on a volatile epoch for a short while
- * ({@code spinNanos}) after each loop and park only when no new loop comes. Chunks are claimed from an atomic
- * counter, so faster threads take more of them.
+ * out must cost far less than an executor's submit/get: workers spin on the published job for a short while
+ * ({@code spinNanos}, yielding now and then) after each loop and park only when no new loop comes. Chunks are
+ * claimed from an atomic cursor that carries the job's number, so a worker that wakes late cannot take a chunk of
+ * a later job by mistake. The caller waits for chunks, not for workers: if the OS has descheduled a worker (other
+ * processes, a CPU quota), the caller takes every chunk the worker did not claim and never waits for it to wake.
  */
 final class WorkerPool implements AutoCloseable {
 
@@ -19,14 +22,18 @@ final class WorkerPool implements AutoCloseable {
         void run(int chunk);
     }
 
+    /** One parallel loop; immutable, published through a volatile field. */
+    private record Job(int id, Body body, int chunks) {
+    }
+
     private final Thread[] workers;
     private final long spinNanos;
     private final ReentrantLock callerLock = new ReentrantLock();
-    private final AtomicInteger next = new AtomicInteger();
-    private final AtomicInteger finished = new AtomicInteger();
-    private volatile Body body;
-    private volatile int chunks;
-    private volatile long epoch;
+    /** High 32 bits: id of the job being run; low 32 bits: next chunk to claim. */
+    private final AtomicLong cursor = new AtomicLong();
+    /** Chunks of the current job finished (or skipped after a failure). */
+    private final AtomicInteger done = new AtomicInteger();
+    private volatile Job job = new Job(0, c -> { }, 0);
     private volatile boolean closed;
     private volatile Throwable failure;
 
@@ -59,33 +66,25 @@ final class WorkerPool implements AutoCloseable {
             if (closed) {
                 throw new IllegalStateException("worker pool is closed");
             }
-            body = b;
-            chunks = nChunks;
+            Job j = new Job(job.id() + 1, b, nChunks);
             failure = null;
-            next.set(0);
-            finished.set(0);
-            epoch = epoch + 1; // publishes the fields above to the workers
+            done.set(0);
+            cursor.set((long) j.id() << 32);
+            job = j; // publishes the job: workers see it, and claim chunks only while the cursor carries its id
             for (Thread t : workers) {
                 LockSupport.unpark(t);
             }
-            Throwable own = null;
-            try {
-                work(b, nChunks);
-            } catch (Throwable t) {
-                own = t;
-                next.set(Integer.MAX_VALUE / 2);
-            }
-            // wait for the workers' last chunks: spin a little, then yield, so that a worker the OS has
-            // descheduled (another process on the core, a CPU quota) gets the core back instead of watching us spin
-            for (int spins = 0; finished.get() < workers.length; spins++) {
+            work(j);
+            // the workers' last chunks: spin a little, then yield, so that a worker the OS has descheduled in the
+            // middle of a chunk gets the core back instead of watching us spin
+            for (int spins = 0; done.get() < nChunks; spins++) {
                 if (spins < 2000) {
                     Thread.onSpinWait();
                 } else {
                     Thread.yield();
                 }
             }
-            body = null;
-            Throwable t = own != null ? own : failure;
+            Throwable t = failure;
             if (t instanceof RuntimeException re) {
                 throw re;
             }
@@ -100,20 +99,36 @@ final class WorkerPool implements AutoCloseable {
         }
     }
 
-    private void work(Body b, int n) {
-        int c;
-        while ((c = next.getAndIncrement()) < n) {
-            b.run(c);
+    /** Claims and runs chunks of {@code j} until none is left. */
+    private void work(Job j) {
+        while (true) {
+            long c = cursor.get();
+            int chunk = (int) c;
+            if ((int) (c >>> 32) != j.id() || chunk >= j.chunks()) {
+                return;
+            }
+            if (!cursor.compareAndSet(c, c + 1)) {
+                continue;
+            }
+            try {
+                if (failure == null) {
+                    j.body().run(chunk);
+                }
+            } catch (Throwable t) {
+                failure = t;
+            } finally {
+                done.incrementAndGet();
+            }
         }
     }
 
     private void workerLoop() {
-        long seen = 0;
+        int seen = 0;
         while (true) {
             long start = System.nanoTime();
             int spins = 0;
-            long e;
-            while ((e = epoch) == seen && !closed) {
+            Job j;
+            while ((j = job).id() == seen && !closed) {
                 if ((++spins & 255) != 0) {
                     Thread.onSpinWait();
                 } else if (System.nanoTime() - start < spinNanos) {
@@ -125,15 +140,8 @@ final class WorkerPool implements AutoCloseable {
             if (closed) {
                 return;
             }
-            seen = e;
-            try {
-                work(body, chunks);
-            } catch (Throwable t) {
-                failure = t;
-                next.set(Integer.MAX_VALUE / 2);
-            } finally {
-                finished.incrementAndGet();
-            }
+            seen = j.id();
+            work(j);
         }
     }
 

@@ -89,6 +89,21 @@ class BackendTest {
         }
     }
 
+    /** Many short loops back to back: every chunk of every loop runs exactly once, none leaks into the next. */
+    @Test
+    void poolRunsEachChunkOnceAcrossManyLoops() {
+        try (WorkerPool pool = new WorkerPool(2, 50_000)) {
+            for (int loop = 0; loop < 3000; loop++) {
+                int n = 1 + loop % 7;
+                java.util.concurrent.atomic.AtomicIntegerArray seen = new java.util.concurrent.atomic.AtomicIntegerArray(n);
+                pool.run(n, seen::incrementAndGet);
+                for (int c = 0; c < n; c++) {
+                    assertEquals(1, seen.get(c), "loop " + loop + " chunk " + c);
+                }
+            }
+        }
+    }
+
     @Test
     void selectHonoursNameAndProperty() {
         String old = System.getProperty(Backends.PROPERTY);
