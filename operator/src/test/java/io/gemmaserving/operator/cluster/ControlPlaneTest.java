@@ -123,9 +123,16 @@ class ControlPlaneTest {
 
     /** Polls for up to 90 s (controllers and KWOK act within seconds; the margin is for a loaded 2-core machine). */
     static void waitFor(java.util.function.BooleanSupplier condition) {
+        waitFor(condition, () -> "");
+    }
+
+    /** As {@link #waitFor(java.util.function.BooleanSupplier)}; on time-out the message ends with {@code state}. */
+    static void waitFor(java.util.function.BooleanSupplier condition, java.util.function.Supplier<Object> state) {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
         while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) throw new AssertionError("condition not met within 90 s");
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("condition not met within 90 s; state: " + state.get());
+            }
             try {
                 Thread.sleep(250);
             } catch (InterruptedException e) {
