@@ -34,7 +34,8 @@ timed() { local t=$(date +%s); "$@"; log "$1 ${2:-} took $(( $(date +%s) - t ))s
 # The version a module dir requires of $2, without the leading v.
 required() { sed -n "s#^require $2 v\(.*\)\$#\1#p" "$modules/$1/go.mod"; }
 # True when $1 exists and its `$2` output mentions $3.
-has_version() { [ -x "$1" ] && "$1" $2 2>/dev/null | grep -q -- "$3"; }
+# (Output captured first: with pipefail, `grep -q` closing the pipe early would fail the binary with SIGPIPE.)
+has_version() { local out; [ -x "$1" ] && out="$("$1" $2 2>/dev/null)" && grep -q -- "$3" <<<"$out"; }
 # The go.mod of a module version, from the module cache.
 gomod_of() { go mod download -json "$1" | sed -n 's/^\s*"GoMod": "\(.*\)",\?$/\1/p'; }
 
