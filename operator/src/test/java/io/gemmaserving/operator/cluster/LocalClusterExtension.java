@@ -38,7 +38,11 @@ public class LocalClusterExtension implements BeforeAllCallback, ParameterResolv
     /** The shared cluster, started on first use; aborts (skips) the caller when the binaries are absent. */
     public static LocalCluster cluster(ExtensionContext context) {
         LocalCluster.Binaries binaries = LocalCluster.Binaries.find();
-        binaries.missing().ifPresent(reason -> Assumptions.abort(reason));
+        binaries.missing().ifPresent(reason -> {
+            // Surefire counts a class aborted in beforeAll as 0 tests run and does not print why: say it here.
+            System.err.println("SKIPPED " + context.getDisplayName() + ": " + reason);
+            Assumptions.abort(reason);
+        });
         Holder holder = context.getRoot().getStore(NS).getOrComputeIfAbsent(Holder.class, k -> {
             try {
                 return new Holder(LocalCluster.start(binaries));
