@@ -16,3 +16,6 @@ export LLAMA_CPP_LIB_DIR="${LLAMA_CPP_LIB_DIR:-$GEMMA_CACHE/npm/node_modules/@no
 export KUBE_API_TEST_DIR="${KUBE_API_TEST_DIR:-$GEMMA_CACHE/kubeapitest}"
 export GEMMA_BIN="$GEMMA_CACHE/bin"
 export PATH="$GEMMA_BIN:$PATH"
+# CUDA libraries outside the system paths (colon-separated folders searched for libnvrtc.so.*, libcublas.so.*):
+# by default NVRTC from the PyPI wheel that hack/setup.d/40-cuda-nvrtc.sh installs, so kernels compile without a GPU.
+export GEMMA_CUDA_LIB_PATH="${GEMMA_CUDA_LIB_PATH:-$GEMMA_CACHE/cuda-nvrtc/nvidia/cu13/lib}"
