@@ -108,7 +108,8 @@ class SentencePieceTokenizerTest {
             best = Math.min(best, System.nanoTime() - t0);
         }
         System.out.printf("tokenizer: %d chars -> %d tokens in %.2f ms (best of 7)%n", text.length(), ids.length, best / 1e6);
-        assertTrue(best < 50_000_000L, "10 KB took " + best / 1e6 + " ms");
+        // about 18 ms on an idle core here; loose because the build machines are shared (it catches a quadratic step)
+        assertTrue(best < 150_000_000L, "10 KB took " + best / 1e6 + " ms");
     }
 
     @Test
