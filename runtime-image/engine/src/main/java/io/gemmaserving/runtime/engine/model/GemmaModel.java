@@ -1,0 +1,532 @@
+package io.gemmaserving.runtime.engine.model;
+
+import io.gemmaserving.runtime.engine.GemmaTokenizer;
+import io.gemmaserving.runtime.engine.InferenceModel;
+import io.gemmaserving.runtime.engine.ModelInfo;
+import io.gemmaserving.runtime.engine.backend.Backend;
+import io.gemmaserving.runtime.engine.tensor.WeightTensor;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.concurrent.ForkJoinPool;
+import java.util.function.IntConsumer;
+import java.util.stream.IntStream;
+
+/**
+ * The Gemma 1/2/3 forward pass, one code path configured by {@link GemmaConfig}.
+ *
+ * <p>A call to {@link #forward} concatenates the tokens of all steps into one activation matrix
+ * {@code x [T x hidden]} (T = all tokens of all steps), runs every projection as one {@link Backend#matmul} over
+ * the T rows (prefill is matrix-matrix; batched decode shares one read of the weights), and runs attention per
+ * sequence against its own {@link GemmaKvCache}, in parallel over (sequence, head).
+ *
+ * <p>Per block (Gemma 2/3; Gemma 1 lacks the two post norms and the QK norm):
+ * <pre>
+ *   h = x + postAttnNorm(o(attention(rope(qkNorm(q(n))), rope(qkNorm(k(n))), v(n))))   with n = attnNorm(x)
+ *   x = h + postFfwNorm(down(gelu_tanh(gate(m)) * up(m)))                              with m = ffnNorm(h)
+ * </pre>
+ * then logits = softcap(outputNorm(x) . token_embd^T).
+ */
+public final class GemmaModel implements InferenceModel {
+
+    private final GemmaConfig cfg;
+    private final GemmaWeights w;
+    private final GemmaTokenizer tokenizer;
+    private final Backend backend;
+    private final ForkJoinPool pool; // null: run on the calling thread
+    private final ModelInfo info;
+    private final AutoCloseable resource;
+    private final int vocab;
+    private final OpTimes times = new OpTimes();
+
+    // Scratch, grown to the largest token count seen (never allocated per token).
+    private int capT;
+    private float[] x;      // [T x hidden] residual stream
+    private float[] xb;     // [T x hidden] normed input of a projection
+    private float[] q;      // [T x heads*headDim]
+    private float[] k;      // [T x kvHeads*headDim]
+    private float[] v;      // [T x kvHeads*headDim]
+    private float[] att;    // [T x heads*headDim] attention output
+    private float[] proj;   // [T x hidden] output of o / down
+    private float[] gate;   // [T x ffn]
+    private float[] up;     // [T x ffn]
+    private float[] ropeCos; // [T x headDim/2] for the local base, then for the global base
+    private float[] ropeSin;
+    private int[] rowPos;   // position of each row in its sequence
+    private final ThreadLocal<float[]> scores = ThreadLocal.withInitial(() -> new float[256]);
+    private final float[] invFreqLocal;
+    private final float[] invFreqGlobal;
+
+    /**
+     * @param threads  threads for attention and element-wise work (the backend has its own); 1 = calling thread
+     * @param resource closed with the model (e.g. the memory-mapped file), may be null
+     */
+    public GemmaModel(String name, GemmaConfig cfg, GemmaWeights weights, GemmaTokenizer tokenizer, Backend backend,
+                      int threads, AutoCloseable resource) {
+        this.cfg = cfg;
+        this.w = weights;
+        this.tokenizer = tokenizer;
+        this.backend = backend;
+        this.resource = resource;
+        this.pool = threads > 1 ? new ForkJoinPool(threads) : null;
+        this.vocab = Math.toIntExact(weights.tokenEmbd().rows());
+        this.info = new ModelInfo(name, cfg.architecture(), cfg.contextLength(), vocab, cfg.kvBytesPerToken(), weights.bytes());
+        int half = cfg.headDim() / 2;
+        invFreqLocal = new float[half];
+        invFreqGlobal = new float[half];
+        for (int i = 0; i < half; i++) {
+            // As HF computes it: 1 / base^(2i/d) in float32; linear scaling divides the frequency by the factor.
+            invFreqLocal[i] = (float) (1.0 / Math.pow(cfg.ropeBaseLocal(), (2.0 * i) / cfg.headDim()));
+            invFreqGlobal[i] = (float) (1.0 / Math.pow(cfg.ropeBaseGlobal(), (2.0 * i) / cfg.headDim()))
+                    / cfg.ropeScaleGlobal();
+        }
+    }
+
+    public GemmaConfig config() {
+        return cfg;
+    }
+
+    public Backend backend() {
+        return backend;
+    }
+
+    /** Cumulative time per kind of operation since the last {@link OpTimes#reset()}. */
+    public OpTimes opTimes() {
+        return times;
+    }
+
+    @Override
+    public ModelInfo info() {
+        return info;
+    }
+
+    @Override
+    public GemmaTokenizer tokenizer() {
+        if (tokenizer == null) {
+            throw new IllegalStateException("model " + info.name() + " was loaded without a tokenizer");
+        }
+        return tokenizer;
+    }
+
+    @Override
+    public GemmaKvCache newKvCache(int maxTokens) {
+        if (maxTokens <= 0) {
+            throw new IllegalArgumentException("KV cache size must be positive, got " + maxTokens);
+        }
+        return new GemmaKvCache(this, cfg, maxTokens);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+
+    @Override
+    public float[][] forward(List<Step> steps) {
+        int n = steps.size();
+        GemmaKvCache[] caches = new GemmaKvCache[n];
+        int[] rowStart = new int[n + 1];
+        IdentityHashMap<GemmaKvCache, Boolean> seen = new IdentityHashMap<>();
+        for (int s = 0; s < n; s++) {
+            Step st = steps.get(s);
+            if (!(st.cache() instanceof GemmaKvCache c) || c.owner != this) {
+                throw new IllegalArgumentException("step " + s + ": KV cache was not made by this model");
+            }
+            if (seen.put(c, Boolean.TRUE) != null) {
+                throw new IllegalArgumentException("step " + s + ": the same KV cache appears twice in one forward pass");
+            }
+            if (st.tokens() == null || st.tokens().length == 0) {
+                throw new IllegalArgumentException("step " + s + ": no tokens");
+            }
+            if (c.length() + st.tokens().length > c.capacity()) {
+                throw new IllegalArgumentException("step " + s + ": " + c.length() + " + " + st.tokens().length
+                        + " tokens exceed the KV cache capacity of " + c.capacity());
+            }
+            for (int tok : st.tokens()) {
+                if (tok < 0 || tok >= vocab) {
+                    throw new IllegalArgumentException("step " + s + ": token id " + tok + " is outside the vocabulary [0, " + vocab + ")");
+                }
+            }
+            caches[s] = c;
+            rowStart[s + 1] = rowStart[s] + st.tokens().length;
+        }
+        int T = rowStart[n];
+        ensureScratch(T);
+        long t0 = System.nanoTime();
+
+        // Embeddings, scaled by sqrt(hidden); positions; RoPE tables for this step's rows.
+        int hidden = cfg.hidden();
+        for (int s = 0; s < n; s++) {
+            int[] toks = steps.get(s).tokens();
+            caches[s].ensure(caches[s].length() + toks.length);
+            for (int t = 0; t < toks.length; t++) {
+                int r = rowStart[s] + t;
+                rowPos[r] = caches[s].length() + t;
+                w.tokenEmbd().dequantizeRow(toks[t], x, r * hidden);
+                for (int i = 0; i < hidden; i++) {
+                    x[r * hidden + i] *= cfg.embedScale();
+                }
+            }
+        }
+        fillRope(T);
+        times.other += System.nanoTime() - t0;
+
+        for (int l = 0; l < cfg.layers(); l++) {
+            layer(l, T, n, rowStart, caches);
+        }
+
+        // Logits of the last token of each step that wants them.
+        long t1 = System.nanoTime();
+        int nl = 0;
+        for (Step st : steps) {
+            nl += st.wantLogits() ? 1 : 0;
+        }
+        float[][] result = new float[n][];
+        if (nl > 0) {
+            float[] last = new float[nl * hidden];
+            int j = 0;
+            for (int s = 0; s < n; s++) {
+                if (steps.get(s).wantLogits()) {
+                    rmsNorm(x, (rowStart[s + 1] - 1) * hidden, last, j++ * hidden, w.outputNorm(), hidden);
+                }
+            }
+            float[] logits = new float[nl * vocab];
+            times.other += System.nanoTime() - t1;
+            matmul(w.tokenEmbd(), last, logits, nl);
+            long t2 = System.nanoTime();
+            j = 0;
+            for (int s = 0; s < n; s++) {
+                if (steps.get(s).wantLogits()) {
+                    float[] out = new float[vocab];
+                    System.arraycopy(logits, j++ * vocab, out, 0, vocab);
+                    if (cfg.finalSoftCap() > 0) {
+                        softCap(out, cfg.finalSoftCap());
+                    }
+                    result[s] = out;
+                }
+            }
+            times.other += System.nanoTime() - t2;
+        }
+        for (int s = 0; s < n; s++) {
+            caches[s].length += steps.get(s).tokens().length;
+        }
+        return result;
+    }
+
+    private void layer(int l, int T, int nSeq, int[] rowStart, GemmaKvCache[] caches) {
+        GemmaWeights.Layer L = w.layers()[l];
+        int hidden = cfg.hidden();
+        int hd = cfg.headDim();
+        int qDim = cfg.heads() * hd;
+        int kvDim = cfg.kvHeads() * hd;
+
+        // --- attention ---
+        long t0 = System.nanoTime();
+        parallelRows(T, r -> rmsNorm(x, r * hidden, xb, r * hidden, L.attnNorm(), hidden));
+        times.other += System.nanoTime() - t0;
+        matmul(L.q(), xb, q, T);
+        matmul(L.k(), xb, k, T);
+        matmul(L.v(), xb, v, T);
+
+        t0 = System.nanoTime();
+        boolean local = cfg.isLocal(l);
+        float qScale = (float) (1.0 / Math.sqrt(cfg.queryPreAttnScalar()));
+        parallelRows(T, r -> {
+            for (int h = 0; h < cfg.heads(); h++) {
+                int off = r * qDim + h * hd;
+                if (L.qNorm() != null) {
+                    rmsNorm(q, off, q, off, L.qNorm(), hd);
+                }
+                rope(q, off, r, local);
+                for (int i = 0; i < hd; i++) {
+                    q[off + i] *= qScale;
+                }
+            }
+            for (int h = 0; h < cfg.kvHeads(); h++) {
+                int off = r * kvDim + h * hd;
+                if (L.kNorm() != null) {
+                    rmsNorm(k, off, k, off, L.kNorm(), hd);
+                }
+                rope(k, off, r, local);
+            }
+        });
+        times.other += System.nanoTime() - t0;
+
+        t0 = System.nanoTime();
+        int heads = cfg.heads();
+        parallelFor(nSeq * heads, task -> attention(l, task / heads, task % heads, rowStart, caches));
+        // This step's keys and values go into the caches only now: the step's own rows were read from k/v above.
+        for (int s = 0; s < nSeq; s++) {
+            writeKv(l, caches[s], rowStart[s], rowStart[s + 1] - rowStart[s]);
+        }
+        times.attention += System.nanoTime() - t0;
+
+        matmul(L.o(), att, proj, T);
+        t0 = System.nanoTime();
+        parallelRows(T, r -> {
+            if (L.postAttnNorm() != null) {
+                rmsNorm(proj, r * hidden, proj, r * hidden, L.postAttnNorm(), hidden);
+            }
+            for (int i = r * hidden, e = i + hidden; i < e; i++) {
+                x[i] += proj[i];
+            }
+            rmsNorm(x, r * hidden, xb, r * hidden, L.ffnNorm(), hidden);
+        });
+        times.other += System.nanoTime() - t0;
+
+        // --- feed-forward (GeGLU) ---
+        matmul(L.gate(), xb, gate, T);
+        matmul(L.up(), xb, up, T);
+        t0 = System.nanoTime();
+        int ffn = cfg.ffn();
+        parallelRows(T, r -> {
+            for (int i = r * ffn, e = i + ffn; i < e; i++) {
+                gate[i] = geluTanh(gate[i]) * up[i];
+            }
+        });
+        times.other += System.nanoTime() - t0;
+        matmul(L.down(), gate, proj, T);
+        t0 = System.nanoTime();
+        parallelRows(T, r -> {
+            if (L.postFfwNorm() != null) {
+                rmsNorm(proj, r * hidden, proj, r * hidden, L.postFfwNorm(), hidden);
+            }
+            for (int i = r * hidden, e = i + hidden; i < e; i++) {
+                x[i] += proj[i];
+            }
+        });
+        times.other += System.nanoTime() - t0;
+    }
+
+    /**
+     * Attention of query head {@code h} for every token of sequence {@code s}. A token at position p sees positions
+     * lo .. p (lo = p - window + 1 on local layers, else 0); positions before the step come from the cache, the
+     * step's own positions from this step's k/v rows.
+     */
+    private void attention(int l, int s, int h, int[] rowStart, GemmaKvCache[] caches) {
+        GemmaKvCache c = caches[s];
+        int hd = cfg.headDim();
+        int kvDim = cfg.kvHeads() * hd;
+        int qDim = cfg.heads() * hd;
+        int kvh = h / (cfg.heads() / cfg.kvHeads());
+        int start = c.length(); // position of the step's first token
+        float[] kc = c.k[l];
+        float[] vc = c.v[l];
+        boolean local = cfg.isLocal(l);
+        float cap = cfg.attnSoftCap();
+        int rows = rowStart[s + 1] - rowStart[s];
+        float[] sc = scores.get();
+        if (sc.length < start + rows) {
+            sc = new float[Math.max(start + rows, sc.length * 2)];
+            scores.set(sc);
+        }
+        for (int t = 0; t < rows; t++) {
+            int r = rowStart[s] + t;
+            int p = start + t;
+            int lo = local ? Math.max(0, p - cfg.slidingWindow() + 1) : 0;
+            int qOff = r * qDim + h * hd;
+            float max = Float.NEGATIVE_INFINITY;
+            for (int j = lo; j <= p; j++) {
+                float dot = j < start
+                        ? dot(q, qOff, kc, c.slot(l, j) * kvDim + kvh * hd, hd)
+                        : dot(q, qOff, k, (rowStart[s] + j - start) * kvDim + kvh * hd, hd);
+                if (cap > 0) {
+                    dot = (float) (cap * Math.tanh(dot / cap));
+                }
+                sc[j - lo] = dot;
+                max = Math.max(max, dot);
+            }
+            float sum = 0f;
+            for (int j = 0; j <= p - lo; j++) {
+                float e = (float) Math.exp(sc[j] - max);
+                sc[j] = e;
+                sum += e;
+            }
+            float inv = 1f / sum;
+            int oOff = r * qDim + h * hd;
+            for (int i = 0; i < hd; i++) {
+                att[oOff + i] = 0f;
+            }
+            for (int j = lo; j <= p; j++) {
+                float a = sc[j - lo] * inv;
+                if (j < start) {
+                    axpy(a, vc, c.slot(l, j) * kvDim + kvh * hd, att, oOff, hd);
+                } else {
+                    axpy(a, v, (rowStart[s] + j - start) * kvDim + kvh * hd, att, oOff, hd);
+                }
+            }
+        }
+    }
+
+    /** Copies the step's keys and values (rows row0 .. row0+count) into the cache; a ring keeps only its last slots. */
+    private void writeKv(int l, GemmaKvCache c, int row0, int count) {
+        int kvDim = cfg.kvHeads() * cfg.headDim();
+        int start = c.length();
+        int first = c.ringSlots[l] == Integer.MAX_VALUE ? 0 : Math.max(0, count - c.ringSlots[l]);
+        for (int t = first; t < count; t++) {
+            int slot = c.slot(l, start + t);
+            System.arraycopy(k, (row0 + t) * kvDim, c.k[l], slot * kvDim, kvDim);
+            System.arraycopy(v, (row0 + t) * kvDim, c.v[l], slot * kvDim, kvDim);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Kernels that are not matrix products.
+
+    private void matmul(WeightTensor wt, float[] in, float[] out, int batch) {
+        long t0 = System.nanoTime();
+        backend.matmul(wt, in, out, batch);
+        times.matmul += System.nanoTime() - t0;
+    }
+
+    /** out[o..o+n) = x[i..i+n) / rms(x[i..i+n)) * weight (weight already holds the +1 where HF needs it). */
+    private void rmsNorm(float[] in, int i, float[] out, int o, float[] weight, int n) {
+        rmsNorm(in, i, out, o, weight, n, cfg.rmsEps());
+    }
+
+    static void rmsNorm(float[] in, int i, float[] out, int o, float[] weight, int n, float eps) {
+        double ss = 0;
+        for (int j = 0; j < n; j++) {
+            float a = in[i + j];
+            ss += a * a;
+        }
+        float scale = (float) (1.0 / Math.sqrt(ss / n + eps));
+        for (int j = 0; j < n; j++) {
+            out[o + j] = in[i + j] * scale * weight[j];
+        }
+    }
+
+    /** NeoX (half-split) rotation of one head at row r: pairs (i, i + d/2). */
+    private void rope(float[] a, int off, int r, boolean local) {
+        int half = cfg.headDim() / 2;
+        int base = (local ? 0 : capT * half) + r * half;
+        for (int i = 0; i < half; i++) {
+            float c = ropeCos[base + i];
+            float s = ropeSin[base + i];
+            float x0 = a[off + i];
+            float x1 = a[off + half + i];
+            a[off + i] = x0 * c - x1 * s;
+            a[off + half + i] = x0 * s + x1 * c;
+        }
+    }
+
+    private void fillRope(int T) {
+        int half = cfg.headDim() / 2;
+        for (int r = 0; r < T; r++) {
+            float pos = rowPos[r];
+            for (int i = 0; i < half; i++) {
+                float al = pos * invFreqLocal[i];  // float32 product, as HF
+                float ag = pos * invFreqGlobal[i];
+                ropeCos[r * half + i] = (float) Math.cos(al);
+                ropeSin[r * half + i] = (float) Math.sin(al);
+                ropeCos[capT * half + r * half + i] = (float) Math.cos(ag);
+                ropeSin[capT * half + r * half + i] = (float) Math.sin(ag);
+            }
+        }
+    }
+
+    /** gelu with the tanh approximation: 0.5 x (1 + tanh(u)) = x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3). */
+    static float geluTanh(float x) {
+        double u = 0.7978845608028654 * (x + 0.044715 * x * x * x);
+        return (float) (x / (1.0 + Math.exp(-2.0 * u)));
+    }
+
+    private static void softCap(float[] a, float cap) {
+        for (int i = 0; i < a.length; i++) {
+            a[i] = (float) (cap * Math.tanh(a[i] / cap));
+        }
+    }
+
+    private static float dot(float[] a, int ao, float[] b, int bo, int n) {
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        int i = 0;
+        for (; i + 3 < n; i += 4) {
+            s0 += a[ao + i] * b[bo + i];
+            s1 += a[ao + i + 1] * b[bo + i + 1];
+            s2 += a[ao + i + 2] * b[bo + i + 2];
+            s3 += a[ao + i + 3] * b[bo + i + 3];
+        }
+        for (; i < n; i++) {
+            s0 += a[ao + i] * b[bo + i];
+        }
+        return (s0 + s1) + (s2 + s3);
+    }
+
+    private static void axpy(float a, float[] x, int xo, float[] y, int yo, int n) {
+        for (int i = 0; i < n; i++) {
+            y[yo + i] += a * x[xo + i];
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+
+    private void parallelFor(int n, IntConsumer body) {
+        if (pool == null || n == 1) {
+            for (int i = 0; i < n; i++) {
+                body.accept(i);
+            }
+        } else {
+            pool.submit(() -> IntStream.range(0, n).parallel().forEach(body)).join();
+        }
+    }
+
+    /** Row-wise element work: parallel only when there are enough rows to pay for the hand-off. */
+    private void parallelRows(int T, IntConsumer body) {
+        if (pool == null || T < 8) {
+            for (int r = 0; r < T; r++) {
+                body.accept(r);
+            }
+        } else {
+            parallelFor(T, body);
+        }
+    }
+
+    private void ensureScratch(int T) {
+        if (T <= capT) {
+            return;
+        }
+        int n = Math.max(T, capT == 0 ? 1 : Math.min(2 * capT, Math.max(T, 512)));
+        capT = n;
+        int qDim = cfg.heads() * cfg.headDim();
+        int kvDim = cfg.kvHeads() * cfg.headDim();
+        x = new float[n * cfg.hidden()];
+        xb = new float[n * cfg.hidden()];
+        proj = new float[n * cfg.hidden()];
+        q = new float[n * qDim];
+        att = new float[n * qDim];
+        k = new float[n * kvDim];
+        v = new float[n * kvDim];
+        gate = new float[n * cfg.ffn()];
+        up = new float[n * cfg.ffn()];
+        ropeCos = new float[2 * n * cfg.headDim() / 2];
+        ropeSin = new float[2 * n * cfg.headDim() / 2];
+        rowPos = new int[n];
+    }
+
+    @Override
+    public void close() {
+        if (pool != null) {
+            pool.shutdownNow();
+        }
+        try {
+            backend.close();
+        } finally {
+            if (resource != null) {
+                try {
+                    resource.close();
+                } catch (Exception e) {
+                    throw new IllegalStateException("closing " + info.name() + ": " + e.getMessage(), e);
+                }
+            }
+        }
+    }
+
+    /** Time spent per kind of operation (nanoseconds), for the bench's breakdown. Not thread-safe. */
+    public static final class OpTimes {
+        public long matmul;
+        public long attention;
+        public long other;
+
+        public void reset() {
+            matmul = 0;
+            attention = 0;
+            other = 0;
+        }
+    }
+}
