@@ -154,6 +154,28 @@ class OperatorOnClusterTest {
     }
 
     @Test
+    void scalingThroughTheScaleSubresourceReachesReadyPods(LocalCluster cluster) {
+        // spec.replicas is set: the API server answers GET .../scale with a 500 while the specReplicasPath field is
+        // absent, so `kubectl scale` (GET then PUT) needs it there.
+        Map<String, Object> spec = Map.of("source", cpuSpec().get("source"), "replicas", 1);
+        cluster.admin().resource(gemmaModel("scaled", spec)).create();
+        try {
+            waitFor(() -> condition(model(cluster, "scaled").get(), "Ready").equals(Optional.of("True")),
+                    () -> statusYaml(cluster, "scaled"));
+            // What `kubectl scale gemmamodel/scaled --replicas=2` and an HPA do: write /scale, not the spec.
+            model(cluster, "scaled").scale(2);
+            waitFor(() -> {
+                JsonNode status = new ObjectMapper().valueToTree(model(cluster, "scaled").get()
+                        .getAdditionalProperties()).path("status");
+                return status.path("readyReplicas").asInt() == 2;
+            }, () -> statusYaml(cluster, "scaled"));
+            assertThat(deploymentOf(cluster, "scaled").getStatus().getReadyReplicas()).isEqualTo(2);
+        } finally {
+            model(cluster, "scaled").delete();
+        }
+    }
+
+    @Test
     void deletingTheModelCascadesToItsChildren(LocalCluster cluster) {
         cluster.admin().resource(gemmaModel("short-lived", cpuSpec())).create();
         waitFor(() -> deploymentOf(cluster, "short-lived") != null
