@@ -11,7 +11,7 @@ import io.gemmaserving.runtime.engine.batch.QueueFullException;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
-import io.vertx.ext.web.handler.BodyHandler;
+import io.vertx.core.buffer.Buffer;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
@@ -33,6 +33,8 @@ import org.jboss.logging.Logger;
 public class OpenAiRoutes {
 
     private static final Logger LOG = Logger.getLogger(OpenAiRoutes.class);
+    private static final int MAX_BODY = 16 << 20;
+    private static final String BODY = "gemma.body";
     private static final long CREATED = Instant.now().getEpochSecond();
 
     @Inject
@@ -45,11 +47,43 @@ public class OpenAiRoutes {
     void routes(@Observes Router router) {
         router.route("/v1/*").order(-100).handler(this::authorize);
         router.get("/v1/models").handler(this::models);
-        router.post("/v1/chat/completions").handler(BodyHandler.create(false).setBodyLimit(16 << 20))
-                .blockingHandler(ctx -> complete(ctx, true), false);
-        router.post("/v1/completions").handler(BodyHandler.create(false).setBodyLimit(16 << 20))
-                .blockingHandler(ctx -> complete(ctx, false), false);
+        router.post("/v1/chat/completions").handler(this::readBody).blockingHandler(ctx -> complete(ctx, true), false);
+        router.post("/v1/completions").handler(this::readBody).blockingHandler(ctx -> complete(ctx, false), false);
+        router.route("/v1/*").failureHandler(ctx -> {
+            int status = ctx.statusCode() > 0 ? ctx.statusCode() : 500;
+            if (ctx.failure() != null) {
+                LOG.error("request failed", ctx.failure());
+            }
+            sendError(ctx.response(), new ApiException(status, status == 500 ? "internal error" : "request failed",
+                    status >= 500 ? "server_error" : "invalid_request_error", null, null));
+        });
         router.get("/openapi.yaml").handler(this::openapi);
+    }
+
+    /**
+     * Collects the body whatever its Content-Type says (clients such as curl send JSON as a form by default; Vert.x's
+     * BodyHandler would try to decode that as form fields).
+     */
+    private void readBody(RoutingContext ctx) {
+        Buffer body = Buffer.buffer();
+        boolean[] tooLarge = {false};
+        ctx.request().handler(chunk -> {
+            if (body.length() + chunk.length() > MAX_BODY) {
+                tooLarge[0] = true;
+            } else {
+                body.appendBuffer(chunk);
+            }
+        });
+        ctx.request().endHandler(v -> {
+            if (tooLarge[0]) {
+                sendError(ctx.response(), new ApiException(413, "the request body is larger than " + MAX_BODY + " bytes",
+                        "invalid_request_error", null, "request_too_large"));
+            } else {
+                ctx.put(BODY, body);
+                ctx.next();
+            }
+        });
+        ctx.request().resume();
     }
 
     /** With --api-key-file, every /v1 call needs "Authorization: Bearer <key>", compared in constant time. */
@@ -111,7 +145,8 @@ public class OpenAiRoutes {
             }
             JsonNode body;
             try {
-                body = ctx.body().buffer() == null ? null : mapper.readTree(ctx.body().buffer().getBytes());
+                Buffer raw = ctx.get(BODY);
+                body = raw == null || raw.length() == 0 ? null : mapper.readTree(raw.getBytes());
             } catch (IOException e) {
                 throw ApiException.invalid(null, "invalid_json",
                         "We could not parse the JSON body of your request: " + firstLine(e.getMessage()));

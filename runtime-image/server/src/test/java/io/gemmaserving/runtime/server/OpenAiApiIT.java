@@ -1,0 +1,238 @@
+package io.gemmaserving.runtime.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.openai.client.OpenAIClient;
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.core.http.StreamResponse;
+import com.openai.models.chat.completions.ChatCompletion;
+import com.openai.models.chat.completions.ChatCompletionChunk;
+import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import com.openai.models.chat.completions.ChatCompletionStreamOptions;
+import com.openai.models.completions.Completion;
+import com.openai.models.completions.CompletionCreateParams;
+import com.openai.models.models.Model;
+import java.io.BufferedReader;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The server on the real Gemma 3 270M, driven by the official OpenAI clients (Java and Python) and raw HTTP. */
+class OpenAiApiIT {
+
+    static final String KEY = "test-key-" + System.nanoTime();
+    static ServerProcess server;
+    static OpenAIClient client;
+
+    @BeforeAll
+    static void start() throws Exception {
+        Path keyFile = Files.createTempFile("gemma-api-key", ".txt");
+        Files.writeString(keyFile, KEY + "\n");
+        server = ServerProcess.start("openai-api-it", List.of(), "--max-context-length", "512",
+                "--max-concurrent-sequences", "4", "--max-waiting-requests", "32", "--api-key-file", keyFile.toString());
+        client = OpenAIOkHttpClient.builder().baseUrl("http://127.0.0.1:" + server.port + "/v1").apiKey(KEY)
+                .maxRetries(0).timeout(Duration.ofSeconds(120)).build();
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (server != null) {
+            server.close();
+            int code = server.process.exitValue();
+            assertTrue(code == 0 || code == 143, "clean exit after SIGTERM (0, or 143 = 128 + SIGTERM), got " + code);
+        }
+    }
+
+    private static String auth() {
+        return "Bearer " + KEY;
+    }
+
+    private ChatCompletionCreateParams.Builder chat(String question) {
+        return ChatCompletionCreateParams.builder().model(server.modelName).addUserMessage(question)
+                .maxCompletionTokens(10).temperature(0.0).seed(11);
+    }
+
+    @Test
+    void javaClientListsTheModel() {
+        List<Model> models = client.models().list().data();
+        assertEquals(List.of(server.modelName), models.stream().map(Model::id).toList());
+    }
+
+    @Test
+    void javaClientChatPlainAndStreamedAgree() {
+        ChatCompletion plain = client.chat().completions().create(chat("What is the capital of France?").build());
+        String text = plain.choices().get(0).message().content().orElseThrow();
+        var usage = plain.usage().orElseThrow();
+        assertTrue(usage.promptTokens() > 5 && usage.completionTokens() > 0, usage.toString());
+        assertEquals(usage.promptTokens() + usage.completionTokens(), usage.totalTokens());
+
+        StringBuilder streamed = new StringBuilder();
+        long[] streamedUsage = {-1};
+        String[] finish = {null};
+        try (StreamResponse<ChatCompletionChunk> s = client.chat().completions().createStreaming(
+                chat("What is the capital of France?")
+                        .streamOptions(ChatCompletionStreamOptions.builder().includeUsage(true).build()).build())) {
+            s.stream().forEach(chunk -> {
+                chunk.usage().ifPresent(u -> streamedUsage[0] = u.completionTokens());
+                for (var c : chunk.choices()) {
+                    c.delta().content().ifPresent(streamed::append);
+                    c.finishReason().ifPresent(f -> finish[0] = f.asString());
+                }
+            });
+        }
+        assertEquals(text, streamed.toString(), "greedy: the stream carries the same text as the plain answer");
+        assertEquals(usage.completionTokens(), streamedUsage[0]);
+        assertEquals(plain.choices().get(0).finishReason().asString(), finish[0]);
+    }
+
+    @Test
+    void javaClientCompletion() {
+        Completion c = client.completions().create(CompletionCreateParams.builder().model(server.modelName)
+                .prompt("The three primary colours are").maxTokens(6).temperature(0.0).build());
+        assertEquals(6, c.usage().orElseThrow().completionTokens(), "max_tokens 6 and no end token that early");
+        assertEquals("length", c.choices().get(0).finishReason().asString());
+        assertFalse(c.choices().get(0).text().isEmpty());
+    }
+
+    @Test
+    void pythonClientPlainAndStreaming() throws Exception {
+        String venv = System.getenv("GEMMA_VENV");
+        Assumptions.assumeTrue(venv != null && Files.isExecutable(Path.of(venv, "bin", "python")),
+                "GEMMA_VENV has no python (hack/setup.d/10-python.sh installs it with openai)");
+        Process p = new ProcessBuilder(Path.of(venv, "bin", "python").toString(), "src/test/python/openai_client_check.py",
+                "http://127.0.0.1:" + server.port + "/v1", KEY, server.modelName).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), out);
+        JsonNode seen = ServerProcess.JSON.readTree(out.lines().reduce((a, b) -> b).orElseThrow());
+        assertEquals("temperature", seen.path("error").path("param").asText(), out);
+    }
+
+    @Test
+    void apiKeyIsRequiredOnTheApiButNotOnProbes() throws Exception {
+        String body = "{\"model\":\"" + server.modelName + "\",\"prompt\":\"hi\",\"max_tokens\":1}";
+        HttpResponse<String> none = server.post("/v1/completions", body);
+        assertEquals(401, none.statusCode());
+        assertEquals("invalid_api_key", ServerProcess.JSON.readTree(none.body()).path("error").path("code").asText());
+        assertEquals(401, server.post("/v1/completions", body, "Authorization", "Bearer " + KEY + "x").statusCode());
+        assertEquals(200, server.post("/v1/completions", body, "Authorization", auth()).statusCode());
+        assertEquals(200, server.get("/health/ready").statusCode());
+        assertEquals(200, server.get("/metrics").statusCode());
+    }
+
+    @Test
+    void badRequestsGet400WithTheOpenAiErrorShape() throws Exception {
+        String m = server.modelName;
+        String longPrompt = "word ".repeat(700);
+        Object[][] cases = {
+            {"/v1/chat/completions", "{\"model\": ", null, "invalid_json"},
+            {"/v1/chat/completions", "{\"model\":\"no-such-model\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", "model", "model_not_found"},
+            {"/v1/chat/completions", "{\"model\":\"" + m + "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"temperature\":-1}", "temperature", null},
+            {"/v1/chat/completions", "{\"model\":\"" + m + "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":0}", "max_tokens", null},
+            {"/v1/chat/completions", "{\"model\":\"" + m + "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":1000000}", "max_tokens", "context_length_exceeded"},
+            {"/v1/chat/completions", "{\"model\":\"" + m + "\",\"messages\":[]}", "messages", null},
+            {"/v1/completions", "{\"model\":\"" + m + "\",\"prompt\":\"" + longPrompt + "\"}", "prompt", "context_length_exceeded"},
+            {"/v1/completions", "{\"model\":\"" + m + "\",\"prompt\":\"hi\",\"top_p\":1.5}", "top_p", null},
+        };
+        for (Object[] c : cases) {
+            HttpResponse<String> r = server.post((String) c[0], (String) c[1], "Authorization", auth());
+            assertEquals(400, r.statusCode(), r.body());
+            JsonNode err = ServerProcess.JSON.readTree(r.body()).path("error");
+            assertEquals("invalid_request_error", err.path("type").asText(), r.body());
+            assertTrue(err.path("message").isTextual() && !err.path("message").asText().contains("\n"), r.body());
+            assertTrue(err.has("param") && err.has("code"), r.body());
+            assertEquals(c[2] == null ? null : (String) c[2], err.path("param").isNull() ? null : err.path("param").asText(), r.body());
+            if (c[3] != null) {
+                assertEquals(c[3], err.path("code").asText(), r.body());
+            }
+        }
+    }
+
+    private static String streamBody(int i, int maxTokens) {
+        return "{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"Tell me fact number %d about the sea.\"}],"
+                .formatted(server.modelName, i)
+                + "\"max_tokens\":%d,\"temperature\":0.8,\"top_p\":0.95,\"seed\":%d,\"stream\":true}".formatted(maxTokens, 100 + i);
+    }
+
+    private static CompletableFuture<HttpResponse<String>> postAsync(String body) {
+        return ServerProcess.HTTP.sendAsync(HttpRequest.newBuilder(server.uri("/v1/chat/completions"))
+                .timeout(Duration.ofSeconds(240)).header("Authorization", auth()).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
+    void sixteenConcurrentSeededStreamsEqualTheSameRequestsAlone() throws Exception {
+        int n = 16;
+        int maxTokens = 10;
+        List<String> alone = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            HttpResponse<String> r = postAsync(streamBody(i, maxTokens)).get(120, TimeUnit.SECONDS);
+            assertEquals(200, r.statusCode(), r.body());
+            assertTrue(r.body().endsWith("data: [DONE]\n\n"), r.body());
+            alone.add(ServerProcess.streamedText(r.body()));
+        }
+        double stepsBefore = server.metric("gemma_generation_tokens_total");
+        List<CompletableFuture<HttpResponse<String>>> futures = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            futures.add(postAsync(streamBody(i, maxTokens)));
+        }
+        for (int i = 0; i < n; i++) {
+            HttpResponse<String> r = futures.get(i).get(240, TimeUnit.SECONDS);
+            assertEquals(200, r.statusCode(), r.body());
+            assertEquals(alone.get(i), ServerProcess.streamedText(r.body()), "request " + i + " alone vs among 16");
+        }
+        assertTrue(server.metric("gemma_generation_tokens_total") > stepsBefore);
+        assertTrue(alone.stream().distinct().count() > 1, "different seeds and prompts gave different texts");
+    }
+
+    @Test
+    void disconnectMidStreamFreesTheSequence() throws Exception {
+        HttpResponse<InputStream> r = ServerProcess.HTTP.send(HttpRequest.newBuilder(server.uri("/v1/chat/completions"))
+                .header("Authorization", auth()).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(streamBody(99, 400))).build(), HttpResponse.BodyHandlers.ofInputStream());
+        assertEquals(200, r.statusCode());
+        BufferedReader reader = new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8));
+        int events = 0;
+        while (events < 3) {
+            String line = reader.readLine();
+            if (line != null && line.startsWith("data: ")) {
+                events++;
+            }
+        }
+        assertEquals(1.0, server.metric("vllm:num_requests_running"), "the stream is running");
+        r.body().close(); // the client goes away
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (server.metric("vllm:num_requests_running") != 0.0) {
+            assertTrue(System.nanoTime() < deadline, "running requests did not drop after the disconnect");
+            Thread.sleep(50);
+        }
+        assertTrue(server.metric("gemma_generation_tokens_total") >= 0);
+    }
+
+    @Test
+    void metricsCarryTheQueueGaugesUnderOurAndVllmNames() throws Exception {
+        String metrics = server.get("/metrics").body();
+        for (String name : List.of("vllm:num_requests_waiting", "vllm:num_requests_running", "vllm:kv_cache_usage_perc",
+                "gemma_requests_waiting", "gemma_requests_running", "gemma_kv_cache_usage_ratio",
+                "gemma_time_to_first_token_seconds_bucket", "gemma_inter_token_latency_seconds_bucket",
+                "gemma_prompt_tokens_total", "gemma_generation_tokens_total")) {
+            assertTrue(metrics.contains("\n" + name), "no " + name + " in /metrics");
+        }
+    }
+}
