@@ -176,6 +176,36 @@ class OperatorOnClusterTest {
     }
 
     @Test
+    void anAutoscaledModelLeavesTheReplicaCountToItsAutoscaler(LocalCluster cluster) {
+        Map<String, Object> spec = Map.of("source", cpuSpec().get("source"),
+                "autoscaling", Map.of("minReplicas", 1, "maxReplicas", 3, "mode", "HPA"));
+        cluster.admin().resource(gemmaModel("auto", spec)).create();
+        try {
+            waitFor(() -> condition(model(cluster, "auto").get(), "Ready").equals(Optional.of("True"))
+                    && cluster.admin().autoscaling().v2().horizontalPodAutoscalers().inNamespace(MODELS)
+                    .withName("auto").get() != null, () -> statusYaml(cluster, "auto"));
+            var hpa = cluster.admin().autoscaling().v2().horizontalPodAutoscalers().inNamespace(MODELS)
+                    .withName("auto").get();
+            assertThat(hpa.getSpec().getScaleTargetRef().getName()).isEqualTo("auto");
+            assertThat(hpa.getSpec().getMaxReplicas()).isEqualTo(3);
+
+            // The autoscaler's move (no metrics server here, so we make it): the Deployment's /scale to 2.
+            cluster.admin().apps().deployments().inNamespace(MODELS).withName("auto").scale(2);
+            // Then drift that makes the operator apply the Deployment again: the image is put back...
+            editDeployment(cluster, "auto", d -> runtime(d).setImage("registry.invalid/tampered:1"));
+            String image = OperatorSettings.defaults().cpuImage();
+            waitFor(() -> image.equals(runtime(deploymentOf(cluster, "auto")).getImage()),
+                    () -> runtime(deploymentOf(cluster, "auto")).getImage());
+            // ...and the replica count stays the autoscaler's, with both pods Ready.
+            waitFor(() -> Integer.valueOf(2).equals(deploymentOf(cluster, "auto").getStatus().getReadyReplicas()),
+                    () -> deploymentOf(cluster, "auto").getStatus());
+            assertThat(deploymentOf(cluster, "auto").getSpec().getReplicas()).isEqualTo(2);
+        } finally {
+            model(cluster, "auto").delete();
+        }
+    }
+
+    @Test
     void deletingTheModelCascadesToItsChildren(LocalCluster cluster) {
         cluster.admin().resource(gemmaModel("short-lived", cpuSpec())).create();
         waitFor(() -> deploymentOf(cluster, "short-lived") != null
@@ -195,10 +225,9 @@ class OperatorOnClusterTest {
         String image = runtime(desired).getImage();
 
         // A person edits the Deployment (as admin, another field manager): image and replicas.
-        cluster.admin().apps().deployments().inNamespace(MODELS).withName("steady").edit(d -> {
+        editDeployment(cluster, "steady", d -> {
             d.getSpec().setReplicas(3);
             runtime(d).setImage("registry.invalid/tampered:1");
-            return d;
         });
         waitFor(() -> {
             Deployment d = deploymentOf(cluster, "steady");
@@ -259,6 +288,21 @@ class OperatorOnClusterTest {
     static String statusYaml(LocalCluster cluster, String name) {
         GenericKubernetesResource m = model(cluster, name).get();
         return m == null ? name + " is gone" : Serialization.asYaml(m.getAdditionalProperties().get("status"));
+    }
+
+    /** An edit as a person makes it, retried when the controllers updated the Deployment in between (409). */
+    static void editDeployment(LocalCluster cluster, String name, java.util.function.Consumer<Deployment> change) {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                cluster.admin().apps().deployments().inNamespace(MODELS).withName(name).edit(d -> {
+                    change.accept(d);
+                    return d;
+                });
+                return;
+            } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+                if (e.getCode() != 409 || attempt == 10) throw e;
+            }
+        }
     }
 
     static io.fabric8.kubernetes.api.model.Container runtime(Deployment d) {
