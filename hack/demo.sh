@@ -174,9 +174,23 @@ step "the runtime server with exactly those options: java -jar .../quarkus-run.j
 java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED --add-opens java.base/java.lang=ALL-UNNAMED \
   -jar "$server_jar" "${args[@]}" > "$work/server.log" 2>&1 &
 server_pid=$!
-if ! wait_for 300 curl -sf "http://127.0.0.1:$port/health/ready"; then
-  tail -30 "$work/server.log"; die "the runtime did not become ready within 300 s"
-fi
+# Ready when /health/ready says so; give up at once if the server exits or reports a failed model load.
+server_state() {
+  curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null && return 0
+  kill -0 "$server_pid" 2>/dev/null || return 2
+  grep -q "model load failed" "$work/server.log" && return 2
+  return 1
+}
+end=$(( $(date +%s) + 300 ))
+while :; do
+  rc=0; server_state || rc=$?
+  [ $rc = 0 ] && break
+  if [ $rc = 2 ] || [ "$(date +%s)" -ge "$end" ]; then
+    grep -v "Reporting health down" "$work/server.log" | tail -20
+    die "the runtime did not become ready (see its log above)"
+  fi
+  sleep 1
+done
 echo "    ready: http://127.0.0.1:$port (log $work/server.log)"
 
 step "a chat completion"
