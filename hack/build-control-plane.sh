@@ -17,6 +17,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/env.sh"
+# Go may be installed outside the PATH of a non-login shell (CI).
+export PATH="$PATH:/usr/local/go/bin"
 modules="$here/controlplane"
 
 export GOMODCACHE="$GEMMA_CACHE/go/mod" GOCACHE="$GEMMA_CACHE/go/build"

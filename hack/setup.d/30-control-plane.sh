@@ -6,6 +6,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 source "$here/env.sh"
+# Go may be installed outside the PATH of a non-login shell (CI).
+export PATH="$PATH:/usr/local/go/bin"
 if ! command -v go >/dev/null; then
   echo "    no Go toolchain: control-plane binaries not built (apiserver and cluster tests will skip)"
   exit 0
