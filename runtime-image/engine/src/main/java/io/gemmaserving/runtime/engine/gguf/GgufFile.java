@@ -149,7 +149,10 @@ public final class GgufFile implements AutoCloseable {
             }
             long elements = 1;
             for (long d : r.dims) {
-                elements = Math.multiplyExact(elements, d);
+                if (elements > Long.MAX_VALUE / d) {
+                    throw in.error("tensor " + r.name + " has " + java.util.Arrays.toString(r.dims) + " elements, more than fit a file");
+                }
+                elements *= d;
             }
             if (r.dims[0] % type.blockSize != 0) {
                 throw in.error("tensor " + r.name + " has rows of " + r.dims[0] + " elements, not a multiple of the "

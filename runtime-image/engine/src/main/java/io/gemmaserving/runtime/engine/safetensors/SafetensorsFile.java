@@ -123,7 +123,10 @@ public final class SafetensorsFile implements AutoCloseable {
                     throw error(file, "tensor " + name + " has a bad shape " + shape);
                 }
                 dims[i] = d.asLong();
-                elements = Math.multiplyExact(elements, dims[i]);
+                if (dims[i] != 0 && elements > Long.MAX_VALUE / dims[i]) {
+                    throw error(file, "tensor " + name + " has a shape " + shape + " too large for any file");
+                }
+                elements *= dims[i];
             }
             long begin = offsets.get(0).asLong(-1), end = offsets.get(1).asLong(-1);
             if (begin < 0 || end < begin) {

@@ -226,6 +226,13 @@ class GgufFileTest {
     }
 
     @Test
+    void elementCountOverflow() throws IOException {
+        TestGgufWriter w = new TestGgufWriter().tensor("huge", 0, new byte[4], 2_000_000_000L, 2_000_000_000L, 2_000_000_000L);
+        assertEquals("o.gguf: tensor huge has [2000000000, 2000000000, 2000000000] elements, more than fit a file",
+                error("o.gguf", w.bytes()));
+    }
+
+    @Test
     void rowsNotWholeBlocks() throws IOException {
         TestGgufWriter w = new TestGgufWriter().tensor("w", 8, new byte[34], 31, 1);
         assertEquals("r.gguf: tensor w has rows of 31 elements, not a multiple of the Q8_0 block size 32",
