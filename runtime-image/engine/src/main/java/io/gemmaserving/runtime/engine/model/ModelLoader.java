@@ -1,0 +1,131 @@
+package io.gemmaserving.runtime.engine.model;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.gemmaserving.runtime.engine.GemmaTokenizer;
+import io.gemmaserving.runtime.engine.InferenceModel;
+import io.gemmaserving.runtime.engine.backend.Backend;
+import io.gemmaserving.runtime.engine.backend.Backends;
+import io.gemmaserving.runtime.engine.gguf.GgufFile;
+import io.gemmaserving.runtime.engine.safetensors.SafetensorsDirectory;
+import io.gemmaserving.runtime.engine.tokenizer.SentencePieceTokenizer;
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Loads a Gemma model: a {@code .gguf} file (weights memory-mapped, tokenizer from the GGUF metadata) or a Hugging
+ * Face directory ({@code config.json}, {@code tokenizer.json}, {@code *.safetensors}).
+ */
+public final class ModelLoader {
+
+    private static final System.Logger LOG = System.getLogger(ModelLoader.class.getName());
+
+    private ModelLoader() {
+    }
+
+    /**
+     * @param backend {@code auto}, {@code cpu}, {@code vector}, {@code scalar} (see {@link Backends#select})
+     * @param threads compute threads; 0 = one per core
+     */
+    public record Options(String backend, int threads) {
+        public static Options defaults() {
+            return new Options("auto", 0);
+        }
+    }
+
+    public static GemmaModel load(Path path) throws IOException {
+        return load(path, Options.defaults());
+    }
+
+    /** @throws IllegalArgumentException with a one-line message for a missing path or a file that is not a Gemma */
+    public static GemmaModel load(Path path, Options options) throws IOException {
+        if (!Files.exists(path)) {
+            throw new IllegalArgumentException(path + ": no such file or directory");
+        }
+        int threads = options.threads() > 0 ? options.threads() : Runtime.getRuntime().availableProcessors();
+        long t0 = System.nanoTime();
+        GemmaModel m = Files.isDirectory(path) ? loadHf(path, options, threads) : loadGguf(path, options, threads);
+        double s = (System.nanoTime() - t0) / 1e9;
+        double mb = m.info().weightBytes() / 1e6;
+        LOG.log(Level.INFO, String.format("Loaded %s (%s) in %.2f s: %.0f MB of weights, %.0f MB/s; %s",
+                m.info().name(), m.backend().name(), s, mb, mb / s, m.config()));
+        return m;
+    }
+
+    private static GemmaModel loadGguf(Path file, Options options, int threads) throws IOException {
+        String name = String.valueOf(file.getFileName());
+        GgufFile gguf = GgufFile.open(file);
+        try {
+            GemmaConfig cfg = GemmaConfig.fromGguf(gguf.metadata(), name);
+            GemmaWeights w = GemmaWeights.bind(cfg, n -> gguf.hasTensor(n) ? gguf.tensor(n) : null, name);
+            pageIn(gguf, name);
+            GemmaTokenizer tok = SentencePieceTokenizer.fromGguf(gguf);
+            Backend backend = Backends.select(options.backend(), threads);
+            return new GemmaModel(name, cfg, w, tok, backend, threads, gguf);
+        } catch (RuntimeException e) {
+            gguf.close();
+            throw e;
+        }
+    }
+
+    private static GemmaModel loadHf(Path dir, Options options, int threads) throws IOException {
+        String name = String.valueOf(dir.getFileName());
+        Path config = dir.resolve("config.json");
+        if (!Files.isRegularFile(config)) {
+            throw new IllegalArgumentException(dir + ": no config.json (a model directory holds config.json, tokenizer.json, *.safetensors)");
+        }
+        JsonNode json;
+        try {
+            json = new ObjectMapper().readTree(config.toFile());
+        } catch (IOException e) {
+            throw new IllegalArgumentException(config + ": not valid JSON");
+        }
+        GemmaConfig cfg = GemmaConfig.fromHfConfig(json, name);
+        SafetensorsDirectory st = SafetensorsDirectory.open(dir);
+        try {
+            Map<String, String> names = HfNames.ggufToHf(st.tensorNames(), cfg.architecture());
+            GemmaWeights w = GemmaWeights.bind(cfg, g -> names.containsKey(g) ? st.tensor(names.get(g)) : null, name);
+            Path tj = dir.resolve("tokenizer.json");
+            GemmaTokenizer tok = Files.isRegularFile(tj) ? SentencePieceTokenizer.fromTokenizerJson(tj) : null;
+            if (tok == null) {
+                LOG.log(Level.WARNING, dir + ": no tokenizer.json; the model takes token ids only");
+            }
+            Backend backend = Backends.select(options.backend(), threads);
+            return new GemmaModel(name, cfg, w, tok, backend, threads, st);
+        } catch (RuntimeException e) {
+            st.close();
+            throw e;
+        }
+    }
+
+    /** Touches every page of the mapped weights once, logging progress (percent, MB/s), so the first request is not slow. */
+    private static void pageIn(GgufFile gguf, String name) {
+        var seg = gguf.segment();
+        long size = seg.byteSize();
+        long start = System.nanoTime();
+        long nextLog = size / 4;
+        long sum = 0;
+        for (long off = gguf.dataOffset(); off < size; off += 4096) {
+            sum += seg.get(java.lang.foreign.ValueLayout.JAVA_BYTE, off);
+            if (off >= nextLog) {
+                double s = Math.max(1e-9, (System.nanoTime() - start) / 1e9);
+                LOG.log(Level.INFO, String.format("Loading %s: %d%% (%.0f MB/s)", name, off * 100 / size, off / 1e6 / s));
+                nextLog += size / 4;
+            }
+        }
+        if (sum == 42) { // keeps the reads from being optimized away
+            LOG.log(Level.TRACE, "");
+        }
+    }
+
+    /** One short forward pass so the JIT compiles the hot loops before the first real request. */
+    public static void warmUp(InferenceModel model) {
+        InferenceModel.KvCache c = model.newKvCache(8);
+        model.forward(List.of(new InferenceModel.Step(c, new int[] {2, 2, 2, 2}, true)));
+        model.forward(List.of(new InferenceModel.Step(c, new int[] {2}, true)));
+    }
+}
