@@ -43,7 +43,8 @@ class OverloadAndDrainIT {
                     refused++;
                 }
             }
-            assertTrue(ok >= 2, "one running and one waiting request are served, got " + ok);
+            assertTrue(ok >= 1, "the request that got the slot is served, got " + ok);
+            assertEquals(8, ok + refused);
             assertTrue(refused >= 1, "8 at once with room for 2 must refuse some");
             assertTrue(server.metric("gemma_requests_rejected_total") >= refused);
 
