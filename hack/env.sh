@@ -8,8 +8,9 @@ if [ -z "${JAVA_HOME:-}" ] || ! "$JAVA_HOME/bin/java" -version 2>&1 | grep -qE '
 fi
 export PATH="$JAVA_HOME/bin:$PATH"
 export GEMMA_VENV="$GEMMA_CACHE/venv"
-# The real Gemma 3 270M instruction model (GGUF Q4_K_M), assembled from the PyPI package by setup.
-export GEMMA_270M_GGUF="${GEMMA_270M_GGUF:-$GEMMA_CACHE/models/gemma-3-270m-it-q4_k_m.gguf}"
+# The real Gemma 3 270M (GGUF Q4_K_M), assembled from the PyPI package by setup. It is the pretrained base model
+# (general.name "Gemma 3 270m", base_model google/gemma-3-270m, no chat template), not the instruction-tuned one.
+export GEMMA_270M_GGUF="${GEMMA_270M_GGUF:-$GEMMA_CACHE/models/gemma-3-270m-q4_k_m.gguf}"
 # llama.cpp's shared libraries from the npm package node-llama-cpp (reference implementation and benchmark peer).
 export LLAMA_CPP_LIB_DIR="${LLAMA_CPP_LIB_DIR:-$GEMMA_CACHE/npm/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64}"
 # Kubernetes control-plane binaries built from the Go modules (kube-api-test layout: <dir>/k8s/<version>-linux-amd64/).

@@ -239,7 +239,7 @@ class GgufFileTest {
                 error("r.gguf", w.bytes()));
     }
 
-    /** The real Gemma 3 270M instruct GGUF (Q4_K_M), when setup has assembled it. */
+    /** The real Gemma 3 270M GGUF (Q4_K_M, the pretrained base model), when setup has assembled it. */
     @Test
     void realGemma3_270m() throws IOException {
         String env = System.getenv("GEMMA_270M_GGUF");
