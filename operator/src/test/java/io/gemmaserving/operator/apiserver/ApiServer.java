@@ -70,7 +70,11 @@ public final class ApiServer {
         }
         KubeAPIServer server = new KubeAPIServer(KubeAPIServerConfigBuilder.anAPIServerConfig()
                 .withTestDir(dir.toString()).withOfflineMode(true).withUpdateKubeConfig(false)
-                .withStartupTimeout(120_000).build());
+                .withStartupTimeout(120_000)
+                // kube-api-test passes a /24 service range (about 250 Services); the benchmark's 1000 models each
+                // make a Service. A later flag wins, so this widens it.
+                .withApiServerFlag("--service-cluster-ip-range", "10.0.0.0/16")
+                .build());
         try {
             server.start();
         } catch (RuntimeException e) {
