@@ -79,8 +79,6 @@ if [ $build = 1 ]; then
   "$here/setup.sh" python
   step "setup: etcd, Kubernetes and KWOK built from their Go modules (cached under $GEMMA_CACHE)"
   PATH="$PATH:/usr/local/go/bin" "$here/build-control-plane.sh" etcd k8s kwok
-  step "build: waiting for the Java build"
-  wait "$build_pid" || { tail -40 "$work/build.log"; die "the Java build failed"; }
 fi
 operator_jar="$root/operator/target/quarkus-app/quarkus-run.jar"
 server_jar="$root/runtime-image/server/target/quarkus-app/quarkus-run.jar"
@@ -89,7 +87,6 @@ for b in kwokctl kwok kube-controller-manager kube-scheduler; do
   [ -x "$GEMMA_BIN/$b" ] || die "$GEMMA_BIN/$b missing: run hack/build-control-plane.sh"
 done
 [ -n "$k8s_dir" ] && [ -x "$k8s_dir/kube-apiserver" ] || die "kube-apiserver missing: run hack/build-control-plane.sh"
-[ -f "$operator_jar" ] || die "$operator_jar missing: run ./mvnw -DskipTests package"
 command -v curl >/dev/null || die "curl is needed"
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -121,6 +118,13 @@ step "CRDs (crds/) and the operator's ServiceAccount and RBAC (deploy/), server-
 k apply --server-side -f crds/ | sed 's/^/    /'
 k wait --for=condition=Established crd --all --timeout=60s >/dev/null
 k apply --server-side -f deploy/00-namespace.yaml -f deploy/10-serviceaccount.yaml -f deploy/20-rbac.yaml | sed 's/^/    /'
+
+if [ -n "$build_pid" ]; then
+  step "build: waiting for the Java build (it ran while the control plane started)"
+  wait "$build_pid" || { build_pid=""; tail -40 "$work/build.log"; die "the Java build failed"; }
+  build_pid=""
+fi
+[ -f "$operator_jar" ] || die "$operator_jar missing: run ./mvnw -DskipTests package"
 
 step "the operator (its Quarkus jar), authenticated as system:serviceaccount:gemma-serving-system:gemma-operator"
 token="$(k -n gemma-serving-system create token gemma-operator --duration=2h)"
@@ -213,5 +217,17 @@ answer="$(printf '%s' "$response" | "$GEMMA_VENV/bin/python" -c 'import json,sys
 echo
 echo "Q: $prompt"
 echo "A: $answer"
+echo
+# The PyPI GGUF is the pretrained base model (no chat tuning), so chat answers are poor; plain text continuation is
+# what it does well. One plain completion shows that.
+step "a plain text completion (what a base model is for)"
+text="${DEMO_TEXT:-The three largest planets of the solar system are}"
+body="$(printf '{"model":"%s","prompt":"%s","max_tokens":32,"temperature":0}' "$name" "$text")"
+echo "    POST /v1/completions $body"
+response="$(curl -sS --max-time 300 -H 'Content-Type: application/json' -d "$body" "http://127.0.0.1:$port/v1/completions")"
+completion="$(printf '%s' "$response" | "$GEMMA_VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["choices"][0]["text"])' 2>/dev/null)" \
+  || die "unexpected response: $response"
+echo
+echo "$text$completion"
 echo
 echo "demo done in $(( $(date +%s) - t0 ))s"
