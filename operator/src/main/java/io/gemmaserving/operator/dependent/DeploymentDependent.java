@@ -27,6 +27,7 @@ import io.gemmaserving.operator.plan.ModelPlan;
 import io.gemmaserving.operator.plan.ModelPlanner;
 import io.javaoperatorsdk.operator.api.config.informer.Informer;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.api.reconciler.dependent.ReconcileResult;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.CRUDKubernetesDependentResource;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.KubernetesDependent;
 import java.util.ArrayList;
@@ -49,6 +50,13 @@ public class DeploymentDependent extends CRUDKubernetesDependentResource<Deploym
 
     public DeploymentDependent() {
         super(Deployment.class);
+    }
+
+    /** While the model's runtime is missing, the Deployment stays as it is (see ModelPlan#runtimeMissing). */
+    @Override
+    protected ReconcileResult<Deployment> reconcile(GemmaModel primary, Deployment actual, Context<GemmaModel> context) {
+        return Plans.of(primary, context).runtimeMissing() ? ReconcileResult.noOperation(actual)
+                : super.reconcile(primary, actual, context);
     }
 
     @Override

@@ -7,6 +7,7 @@ import io.gemmaserving.operator.api.GemmaModel;
 import io.gemmaserving.operator.plan.ModelPlan;
 import io.javaoperatorsdk.operator.api.config.informer.Informer;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.api.reconciler.dependent.ReconcileResult;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.CRUDKubernetesDependentResource;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.KubernetesDependent;
 
@@ -16,6 +17,14 @@ public class PodDisruptionBudgetDependent extends CRUDKubernetesDependentResourc
 
     public PodDisruptionBudgetDependent() {
         super(PodDisruptionBudget.class);
+    }
+
+    /** While the model's runtime is missing, the PodDisruptionBudget stays as it is (see ModelPlan#runtimeMissing). */
+    @Override
+    protected ReconcileResult<PodDisruptionBudget> reconcile(GemmaModel primary, PodDisruptionBudget actual,
+                                                             Context<GemmaModel> context) {
+        return Plans.of(primary, context).runtimeMissing() ? ReconcileResult.noOperation(actual)
+                : super.reconcile(primary, actual, context);
     }
 
     @Override

@@ -205,6 +205,70 @@ class OperatorOnClusterTest {
         }
     }
 
+    static Optional<String> reason(GenericKubernetesResource m, String type) {
+        JsonNode status = new ObjectMapper().valueToTree(m.getAdditionalProperties()).get("status");
+        if (status == null || status.get("conditions") == null) return Optional.empty();
+        for (JsonNode c : status.get("conditions")) {
+            if (type.equals(c.path("type").asText())) return Optional.of(c.path("reason").asText());
+        }
+        return Optional.empty();
+    }
+
+    static GenericKubernetesResource servingRuntime(String name, String image) {
+        GenericKubernetesResource r = new GenericKubernetesResource();
+        r.setApiVersion("serving.gemma.io/v1alpha1");
+        r.setKind("ServingRuntime");
+        r.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder().withName(name).withNamespace(MODELS)
+                .build());
+        // autoSelect false: only models that name it use it, not the other tests' models
+        r.setAdditionalProperty("spec", Map.of("image", image,
+                "supportedModelFormats", List.of(Map.of("name", "gguf", "autoSelect", false))));
+        return r;
+    }
+
+    @Test
+    void deletingTheNamedRuntimeLeavesTheReadyPodsServing(LocalCluster cluster) {
+        var runtimes = cluster.admin().genericKubernetesResources("serving.gemma.io/v1alpha1", "ServingRuntime")
+                .inNamespace(MODELS);
+        runtimes.resource(servingRuntime("pinned-cpu", "quay.io/gemma-serving/gemma-runtime:0.1.0")).create();
+        Map<String, Object> spec = Map.of("source", cpuSpec().get("source"), "runtime", "pinned-cpu");
+        cluster.admin().resource(gemmaModel("pinned", spec)).create();
+        try {
+            waitFor(() -> condition(model(cluster, "pinned").get(), "Ready").equals(Optional.of("True")),
+                    () -> statusYaml(cluster, "pinned"));
+            Deployment before = deploymentOf(cluster, "pinned");
+            List<Pod> podsBefore = cluster.admin().pods().inNamespace(MODELS)
+                    .withLabel("serving.gemma.io/model", "pinned").list().getItems();
+            assertThat(podsBefore).hasSize(1);
+
+            runtimes.withName("pinned-cpu").delete();
+            waitFor(() -> reason(model(cluster, "pinned").get(), "Degraded").equals(Optional.of("RuntimeNotFound")),
+                    () -> statusYaml(cluster, "pinned"));
+            GenericKubernetesResource held = model(cluster, "pinned").get();
+            assertThat(condition(held, "Degraded")).isEqualTo(Optional.of("True"));
+            // Ready follows the pods that go on running
+            assertThat(condition(held, "Ready")).as(statusYaml(cluster, "pinned")).isEqualTo(Optional.of("True"));
+            Deployment kept = deploymentOf(cluster, "pinned");
+            assertThat(kept).as("the Deployment outlives its runtime").isNotNull();
+            assertThat(kept.getMetadata().getUid()).isEqualTo(before.getMetadata().getUid());
+            assertThat(kept.getMetadata().getGeneration()).isEqualTo(before.getMetadata().getGeneration());
+            assertThat(cluster.admin().pods().inNamespace(MODELS).withLabel("serving.gemma.io/model", "pinned")
+                    .list().getItems()).singleElement().satisfies(p -> {
+                        assertThat(p.getMetadata().getUid()).isEqualTo(podsBefore.getFirst().getMetadata().getUid());
+                        assertThat(p.getStatus().getPhase()).isEqualTo("Running");
+                    });
+
+            // re-created: the model is served by it again, no longer degraded
+            runtimes.resource(servingRuntime("pinned-cpu", "quay.io/gemma-serving/gemma-runtime:0.1.1")).create();
+            waitFor(() -> condition(model(cluster, "pinned").get(), "Degraded").equals(Optional.of("False"))
+                    && "quay.io/gemma-serving/gemma-runtime:0.1.1".equals(runtime(deploymentOf(cluster, "pinned")).getImage()),
+                    () -> statusYaml(cluster, "pinned"));
+        } finally {
+            model(cluster, "pinned").delete();
+            runtimes.withName("pinned-cpu").delete();
+        }
+    }
+
     @Test
     void deletingTheModelCascadesToItsChildren(LocalCluster cluster) {
         cluster.admin().resource(gemmaModel("short-lived", cpuSpec())).create();
