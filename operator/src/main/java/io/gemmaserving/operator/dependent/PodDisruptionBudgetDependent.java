@@ -8,6 +8,7 @@ import io.gemmaserving.operator.plan.ModelPlan;
 import io.javaoperatorsdk.operator.api.config.informer.Informer;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.dependent.ReconcileResult;
+import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.CRUDKubernetesDependentResource;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.KubernetesDependent;
 
@@ -17,6 +18,12 @@ public class PodDisruptionBudgetDependent extends CRUDKubernetesDependentResourc
 
     public PodDisruptionBudgetDependent() {
         super(PodDisruptionBudget.class);
+    }
+
+    /** Found by name (the model's) rather than from desired(), which cannot be built while the runtime is missing. */
+    @Override
+    protected ResourceID targetSecondaryResourceID(GemmaModel primary, Context<GemmaModel> context) {
+        return ResourceID.fromResource(primary);
     }
 
     /** While the model's runtime is missing, the PodDisruptionBudget stays as it is (see ModelPlan#runtimeMissing). */

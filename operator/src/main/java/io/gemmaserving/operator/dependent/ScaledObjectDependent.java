@@ -4,6 +4,7 @@ import io.gemmaserving.operator.api.GemmaModel;
 import io.gemmaserving.operator.plan.ModelPlan;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.dependent.ReconcileResult;
+import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.api.config.informer.Informer;
 import io.javaoperatorsdk.operator.processing.GroupVersionKind;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.CRUDKubernetesDependentResource;
@@ -23,6 +24,12 @@ public class ScaledObjectDependent extends CRUDKubernetesDependentResource<Optio
 
     public ScaledObjectDependent() {
         super(OptionalKinds.ScaledObject.class);
+    }
+
+    /** Found by name (the model's) rather than from desired(), which cannot be built while the runtime is missing. */
+    @Override
+    protected ResourceID targetSecondaryResourceID(GemmaModel primary, Context<GemmaModel> context) {
+        return ResourceID.fromResource(primary);
     }
 
     /** While the model's runtime is missing, the ScaledObject stays as it is (see ModelPlan#runtimeMissing). */
