@@ -270,6 +270,30 @@ class OperatorOnClusterTest {
     }
 
     @Test
+    void theOperatorCarriesOnAcrossAnApiServerRestart(LocalCluster cluster) throws Exception {
+        cluster.admin().resource(gemmaModel("survivor", cpuSpec())).create();
+        try {
+            waitFor(() -> condition(model(cluster, "survivor").get(), "Ready").equals(Optional.of("True")),
+                    () -> statusYaml(cluster, "survivor") + pods(cluster));
+            String image = runtime(deploymentOf(cluster, "survivor")).getImage();
+
+            cluster.restartApiServer(); // the operator keeps running; its watches break and must come back by themselves
+
+            // drift after the restart is put back: the Deployment informer is watching again
+            editDeployment(cluster, "survivor", d -> runtime(d).setImage("registry.invalid/tampered:1"));
+            waitFor(() -> image.equals(runtime(deploymentOf(cluster, "survivor")).getImage()),
+                    () -> runtime(deploymentOf(cluster, "survivor")).getImage());
+            // and a model created after it is served: so is the GemmaModel informer
+            cluster.admin().resource(gemmaModel("newcomer", cpuSpec())).create();
+            waitFor(() -> condition(model(cluster, "newcomer").get(), "Ready").equals(Optional.of("True")),
+                    () -> statusYaml(cluster, "newcomer") + pods(cluster));
+        } finally {
+            model(cluster, "survivor").delete();
+            model(cluster, "newcomer").delete();
+        }
+    }
+
+    @Test
     void deletingTheModelCascadesToItsChildren(LocalCluster cluster) {
         cluster.admin().resource(gemmaModel("short-lived", cpuSpec())).create();
         waitFor(() -> deploymentOf(cluster, "short-lived") != null
@@ -347,6 +371,18 @@ class OperatorOnClusterTest {
         GenericKubernetesResource waiting = model(cluster, "waiting").get();
         assertThat(condition(waiting, "Ready")).isEqualTo(Optional.of("False"));
         assertThat(health(waiting, "reconciled-waiting-for-gpu")).containsEntry("status", "Progressing");
+    }
+
+    /** Every pod and node with its state, for failure messages. */
+    static String pods(LocalCluster cluster) {
+        return "\npods: " + cluster.admin().pods().inAnyNamespace().list().getItems().stream()
+                .map(p -> p.getMetadata().getNamespace() + "/" + p.getMetadata().getName() + " on "
+                        + p.getSpec().getNodeName() + " " + p.getStatus().getPhase()
+                        + (p.getMetadata().getDeletionTimestamp() != null ? " (deleting)" : "")).toList()
+                + "\nnodes: " + cluster.admin().nodes().list().getItems().stream()
+                .map(n -> n.getMetadata().getName() + " " + n.getStatus().getConditions().stream()
+                        .filter(c -> "Ready".equals(c.getType())).map(c -> "Ready=" + c.getStatus()).findFirst()
+                        .orElse("?") + " taints " + n.getSpec().getTaints()).toList();
     }
 
     static String statusYaml(LocalCluster cluster, String name) {
