@@ -43,10 +43,17 @@ public final class StatusBuilder {
         s.url = url;
         s.tensorParallelSize = p.tensorParallelSize;
         s.memoryEstimate = p.memoryEstimate;
+        // the named runtime is gone but its Deployment is kept: the pods go on serving, and status says what they run
+        boolean kept = p.runtimeMissing() && deployment != null;
+        boolean serving = p.deployable() || kept;
         if (p.runtime != null) {
             s.runtime = p.runtime.name();
             s.runtimeImage = p.runtime.image();
             s.resources = p.resources;
+        } else if (kept && previous != null) {
+            s.runtime = previous.runtime;
+            s.runtimeImage = previous.runtimeImage;
+            s.resources = previous.resources;
         }
         int want = deployment == null || deployment.getSpec().getReplicas() == null ? 0 : deployment.getSpec().getReplicas();
         int ready = 0;
@@ -77,7 +84,7 @@ public final class StatusBuilder {
                 .map(c -> c.getReason() + ": " + c.getMessage()).findFirst().orElse(null);
 
         // WeightsAvailable: a ready pod has loaded them (readiness is true only after load and warm-up)
-        if (!p.deployable()) {
+        if (!serving) {
             conditions.add(cond(WEIGHTS_AVAILABLE, null, "NotDeployed", "no pods: see the Degraded condition", generation, t));
         } else if (ready > 0) {
             conditions.add(cond(WEIGHTS_AVAILABLE, true, "Loaded", "weights from " + p.model.getSpec().source.uri
@@ -89,8 +96,12 @@ public final class StatusBuilder {
 
         // Degraded: a problem in the spec or environment, or a Deployment that stopped progressing
         if (!problems.isEmpty()) {
-            conditions.add(cond(DEGRADED, true, problems.getFirst().reason(),
-                    problems.stream().map(ModelPlan.Issue::message).collect(Collectors.joining("; ")), generation, t));
+            String message = problems.stream().map(ModelPlan.Issue::message).collect(Collectors.joining("; "));
+            if (kept) {
+                message += "; until then Deployment '" + deployment.getMetadata().getName()
+                        + "' is kept as it is (spec changes wait), its pods go on serving";
+            }
+            conditions.add(cond(DEGRADED, true, problems.getFirst().reason(), message, generation, t));
         } else if (stuck != null) {
             conditions.add(cond(DEGRADED, true, "DeploymentFailing", stuck, generation, t));
         } else {
@@ -98,18 +109,18 @@ public final class StatusBuilder {
         }
 
         // Progressing: rolling out or scaling toward the desired pods
-        boolean progressing = p.deployable() && !deploymentDone && stuck == null;
+        boolean progressing = serving && !deploymentDone && stuck == null;
         conditions.add(cond(PROGRESSING, progressing, progressing ? (deployment == null ? "Creating" : "RollingOut")
                         : "Complete",
-                progressing ? ready + "/" + want + " replicas ready" : (p.deployable() ? "rollout complete" : "nothing to roll out"),
+                progressing ? ready + "/" + want + " replicas ready" : (serving ? "rollout complete" : "nothing to roll out"),
                 generation, t));
 
         // Ready: every desired replica of the current spec serves (0 desired, scaled to zero, counts as ready)
-        boolean isReady = p.deployable() && deploymentDone && rolledOut;
-        String reason = !p.deployable() ? problems.getFirst().reason()
+        boolean isReady = serving && deploymentDone && rolledOut;
+        String reason = !serving ? problems.getFirst().reason()
                 : isReady ? (want == 0 ? "ScaledToZero" : "AllReplicasReady") : "ReplicasNotReady";
         String message = isReady ? ready + "/" + want + " replicas ready at " + p.endpoint
-                : !p.deployable() ? problems.getFirst().message() : ready + "/" + want + " replicas ready";
+                : !serving ? problems.getFirst().message() : ready + "/" + want + " replicas ready";
         conditions.add(0, cond(READY, isReady, reason, message, generation, t));
 
         // keep transition times of conditions whose status did not change

@@ -4,7 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fabric8.crdv2.generator.CRDGenerator;
+import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceColumnDefinition;
+import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
+import io.fabric8.kubernetes.client.utils.Serialization;
 import io.gemmaserving.operator.api.GemmaModel;
+import io.gemmaserving.operator.api.PrinterColumnOrder;
 import io.gemmaserving.operator.api.ServingRuntime;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -28,7 +32,9 @@ class CrdsUpToDateTest {
     void crdsDirectoryMatchesTheJavaTypes() throws IOException {
         Path out = Path.of("target", "crd-check");
         Files.createDirectories(out);
+        // the same post-processor the Quarkus build is configured with (quarkus.operator-sdk.crd.post-processor)
         new CRDGenerator().customResourceClasses(GemmaModel.class, ServingRuntime.class)
+                .withPostProcessor(new PrinterColumnOrder())
                 .forCRDVersions("v1").inOutputDir(out.toFile()).generate();
         boolean update = Boolean.getBoolean("gemma.updateCrds");
         for (String name : FILES) {
@@ -45,6 +51,20 @@ class CrdsUpToDateTest {
             assertEquals(FILES, files.map(p -> p.getFileName().toString()).sorted().toList(),
                     "crds/ holds exactly the generated CRDs");
         }
+    }
+
+    /** kubectl shows printer columns in CRD order: the design's READY, REPLICAS, TP, ENDPOINT, AGE (not the generator's). */
+    @Test
+    void printerColumnsInTheDesignedOrder() throws IOException {
+        assertEquals(List.of("READY", "REPLICAS", "TP", "ENDPOINT", "AGE"), columns("gemmamodels.serving.gemma.io-v1.yml"));
+        assertEquals(List.of("IMAGE", "AGE"), columns("servingruntimes.serving.gemma.io-v1.yml"));
+    }
+
+    static List<String> columns(String file) throws IOException {
+        CustomResourceDefinition crd = Serialization.unmarshal(Files.readString(CRDS.resolve(file)),
+                CustomResourceDefinition.class);
+        return crd.getSpec().getVersions().getFirst().getAdditionalPrinterColumns().stream()
+                .map(CustomResourceColumnDefinition::getName).toList();
     }
 
     /** The Quarkus build (quarkus-operator-sdk) writes target/kubernetes/*-v1.yml; when it ran on these classes, it must agree. */

@@ -9,6 +9,7 @@ import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.apps.DeploymentStatusBuilder;
 import io.gemmaserving.operator.api.GemmaModelStatus;
+import io.gemmaserving.operator.api.ServingRuntime;
 import io.gemmaserving.operator.dependent.DeploymentDependent;
 import io.gemmaserving.operator.plan.ModelPlan;
 import java.time.Instant;
@@ -73,5 +74,35 @@ class StatusBuilderTest {
         assertEquals("False", cond(s, "Ready").getStatus());
         assertEquals("False", cond(s, "Progressing").getStatus());
         assertTrue(cond(s, "Ready").getMessage().contains("'missing' does not exist"));
+        assertEquals("NotDeployed", cond(s, "WeightsAvailable").getReason());
+    }
+
+    @Test
+    void a_named_runtime_deleted_under_running_pods_is_degraded_but_ready_follows_the_kept_deployment() {
+        ServingRuntime gone = TestModels.runtime("pinned", "image: example.com/pinned:1");
+        ModelPlan before = plan(model("s", SMALL + "runtime: pinned\n"), gone);
+        Deployment running = observed(before, 2);
+        GemmaModelStatus served = StatusBuilder.build(before, running, null, null, T0);
+        assertEquals("True", cond(served, "Ready").getStatus());
+
+        ModelPlan after = plan(model("s", SMALL + "runtime: pinned\n")); // the runtime no longer exists
+        GemmaModelStatus s = StatusBuilder.build(after, running, null, served, T0.plusSeconds(60));
+        assertEquals("True", cond(s, "Degraded").getStatus());
+        assertEquals("RuntimeNotFound", cond(s, "Degraded").getReason());
+        String message = cond(s, "Degraded").getMessage();
+        assertTrue(message.contains("ServingRuntime 'pinned' does not exist") && message.contains("create it")
+                && message.contains("Deployment 's' is kept"), message);
+        assertEquals("True", cond(s, "Ready").getStatus());
+        assertEquals("2/2 replicas ready at http://s.ai.svc.cluster.local", cond(s, "Ready").getMessage());
+        assertEquals(cond(served, "Ready").getLastTransitionTime(), cond(s, "Ready").getLastTransitionTime());
+        assertEquals("False", cond(s, "RuntimeResolved").getStatus());
+        assertEquals("True", cond(s, "WeightsAvailable").getStatus());
+        assertEquals("pinned", s.runtime, "status names the runtime the kept pods run");
+        assertEquals("example.com/pinned:1", s.runtimeImage);
+
+        // the kept pods go away (evicted, crashed): Ready follows them
+        GemmaModelStatus down = StatusBuilder.build(after, observed(before, 0), null, s, T0.plusSeconds(120));
+        assertEquals("False", cond(down, "Ready").getStatus());
+        assertEquals("ReplicasNotReady", cond(down, "Ready").getReason());
     }
 }

@@ -15,11 +15,14 @@ public final class Conditions {
     private Conditions() {
     }
 
-    /** No blocking problem (runtime found, model fits, file known). */
+    /**
+     * No blocking problem (runtime found, model fits, file known); or the named runtime is missing, where the
+     * dependents keep what exists untouched (their reconcile does nothing) instead of the workflow deleting it.
+     */
     public static class Deployable implements Condition<Object, GemmaModel> {
         @Override
         public boolean isMet(DependentResource<Object, GemmaModel> dr, GemmaModel primary, Context<GemmaModel> context) {
-            return Plans.of(primary, context).deployable();
+            return Plans.of(primary, context).keepsChildren();
         }
     }
 
@@ -50,7 +53,7 @@ public final class Conditions {
         @Override
         public boolean isMet(DependentResource<Object, GemmaModel> dr, GemmaModel primary, Context<GemmaModel> context) {
             ModelPlan p = Plans.of(primary, context);
-            return p.deployable() && p.autoscaling != null && (!p.keda || !ApiPresent.keda(context));
+            return p.keepsChildren() && p.autoscaling != null && (!p.keda || !ApiPresent.keda(context));
         }
     }
 
@@ -58,7 +61,7 @@ public final class Conditions {
         @Override
         public boolean isMet(DependentResource<Object, GemmaModel> dr, GemmaModel primary, Context<GemmaModel> context) {
             ModelPlan p = Plans.of(primary, context);
-            return p.deployable() && p.autoscaling != null && p.keda;
+            return p.keepsChildren() && p.autoscaling != null && p.keda;
         }
     }
 
@@ -67,7 +70,7 @@ public final class Conditions {
         @Override
         public boolean isMet(DependentResource<Object, GemmaModel> dr, GemmaModel primary, Context<GemmaModel> context) {
             ModelPlan p = Plans.of(primary, context);
-            return p.deployable() && p.maxPods() > 1;
+            return p.keepsChildren() && p.maxPods() > 1;
         }
     }
 

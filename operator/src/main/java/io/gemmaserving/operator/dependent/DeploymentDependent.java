@@ -27,6 +27,8 @@ import io.gemmaserving.operator.plan.ModelPlan;
 import io.gemmaserving.operator.plan.ModelPlanner;
 import io.javaoperatorsdk.operator.api.config.informer.Informer;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.api.reconciler.dependent.ReconcileResult;
+import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.CRUDKubernetesDependentResource;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.KubernetesDependent;
 import java.util.ArrayList;
@@ -49,6 +51,19 @@ public class DeploymentDependent extends CRUDKubernetesDependentResource<Deploym
 
     public DeploymentDependent() {
         super(Deployment.class);
+    }
+
+    /** Found by name (the model's) rather than from desired(), which cannot be built while the runtime is missing. */
+    @Override
+    protected ResourceID targetSecondaryResourceID(GemmaModel primary, Context<GemmaModel> context) {
+        return ResourceID.fromResource(primary);
+    }
+
+    /** While the model's runtime is missing, the Deployment stays as it is (see ModelPlan#runtimeMissing). */
+    @Override
+    protected ReconcileResult<Deployment> reconcile(GemmaModel primary, Deployment actual, Context<GemmaModel> context) {
+        return Plans.of(primary, context).runtimeMissing() ? ReconcileResult.noOperation(actual)
+                : super.reconcile(primary, actual, context);
     }
 
     @Override

@@ -7,6 +7,8 @@ import io.gemmaserving.operator.api.GemmaModel;
 import io.gemmaserving.operator.plan.ModelPlan;
 import io.javaoperatorsdk.operator.api.config.informer.Informer;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.api.reconciler.dependent.ReconcileResult;
+import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.CRUDKubernetesDependentResource;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.KubernetesDependent;
 
@@ -19,6 +21,20 @@ public class HorizontalPodAutoscalerDependent extends CRUDKubernetesDependentRes
 
     public HorizontalPodAutoscalerDependent() {
         super(HorizontalPodAutoscaler.class);
+    }
+
+    /** Found by name (the model's) rather than from desired(), which cannot be built while the runtime is missing. */
+    @Override
+    protected ResourceID targetSecondaryResourceID(GemmaModel primary, Context<GemmaModel> context) {
+        return ResourceID.fromResource(primary);
+    }
+
+    /** While the model's runtime is missing, the HPA stays as it is (see ModelPlan#runtimeMissing). */
+    @Override
+    protected ReconcileResult<HorizontalPodAutoscaler> reconcile(GemmaModel primary, HorizontalPodAutoscaler actual,
+                                                                 Context<GemmaModel> context) {
+        return Plans.of(primary, context).runtimeMissing() ? ReconcileResult.noOperation(actual)
+                : super.reconcile(primary, actual, context);
     }
 
     @Override

@@ -3,6 +3,8 @@ package io.gemmaserving.operator.dependent;
 import io.gemmaserving.operator.api.GemmaModel;
 import io.gemmaserving.operator.plan.ModelPlan;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.api.reconciler.dependent.ReconcileResult;
+import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.api.config.informer.Informer;
 import io.javaoperatorsdk.operator.processing.GroupVersionKind;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.CRUDKubernetesDependentResource;
@@ -22,6 +24,20 @@ public class ScaledObjectDependent extends CRUDKubernetesDependentResource<Optio
 
     public ScaledObjectDependent() {
         super(OptionalKinds.ScaledObject.class);
+    }
+
+    /** Found by name (the model's) rather than from desired(), which cannot be built while the runtime is missing. */
+    @Override
+    protected ResourceID targetSecondaryResourceID(GemmaModel primary, Context<GemmaModel> context) {
+        return ResourceID.fromResource(primary);
+    }
+
+    /** While the model's runtime is missing, the ScaledObject stays as it is (see ModelPlan#runtimeMissing). */
+    @Override
+    protected ReconcileResult<OptionalKinds.ScaledObject> reconcile(GemmaModel primary, OptionalKinds.ScaledObject actual,
+                                                                    Context<GemmaModel> context) {
+        return Plans.of(primary, context).runtimeMissing() ? ReconcileResult.noOperation(actual)
+                : super.reconcile(primary, actual, context);
     }
 
     @Override

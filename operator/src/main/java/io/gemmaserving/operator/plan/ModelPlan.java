@@ -73,6 +73,20 @@ public final class ModelPlan {
         return issues.stream().noneMatch(Issue::blocking);
     }
 
+    /**
+     * The ServingRuntime the model names does not exist (deleted, or not yet re-created). Nothing can be built without
+     * it, but tearing down serving pods for that would surprise an administrator: the children that exist are kept as
+     * they are, neither updated nor deleted, until the runtime is back.
+     */
+    public boolean runtimeMissing() {
+        return resolution != null && RuntimeResolver.NOT_FOUND.equals(resolution.reason());
+    }
+
+    /** The workflow keeps the children: it reconciles them when deployable, leaves them be when the runtime is missing. */
+    public boolean keepsChildren() {
+        return deployable() || runtimeMissing();
+    }
+
     /** Most pods this model can run: what makes a PodDisruptionBudget worth having. */
     public int maxPods() {
         return replicas != null ? replicas : maxReplicas;

@@ -23,6 +23,9 @@ public final class RuntimeResolver {
         }
     }
 
+    /** Reason of a named runtime that does not exist: the model's children are then kept as they are. */
+    public static final String NOT_FOUND = "RuntimeNotFound";
+
     private RuntimeResolver() {
     }
 
@@ -32,8 +35,8 @@ public final class RuntimeResolver {
             Optional<ServingRuntime> named = inNamespace.stream()
                     .filter(r -> requested.equals(r.getMetadata().getName())).findFirst();
             if (named.isEmpty()) {
-                return new Resolution(null, "RuntimeNotFound",
-                        "ServingRuntime '" + requested + "' does not exist in this namespace");
+                return new Resolution(null, NOT_FOUND, "ServingRuntime '" + requested + "' does not exist in this"
+                        + " namespace: create it, or remove spec.runtime to let the operator choose one");
             }
             ServingRuntime r = named.get();
             if (!supportsFormat(r.getSpec(), format, false)) {

@@ -4,6 +4,7 @@ import io.fabric8.kubeapitest.KubeAPIServer;
 import io.fabric8.kubeapitest.KubeAPIServerConfigBuilder;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
+import io.fabric8.kubernetes.api.model.networking.v1.ServiceCIDRBuilder;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
@@ -71,9 +72,6 @@ public final class ApiServer {
         KubeAPIServer server = new KubeAPIServer(KubeAPIServerConfigBuilder.anAPIServerConfig()
                 .withTestDir(dir.toString()).withOfflineMode(true).withUpdateKubeConfig(false)
                 .withStartupTimeout(120_000)
-                // kube-api-test passes a /24 service range (about 250 Services); the benchmark's 1000 models each
-                // make a Service. A later flag wins, so this widens it.
-                .withApiServerFlag("--service-cluster-ip-range", "10.0.0.0/16")
                 .build());
         try {
             server.start();
@@ -83,7 +81,23 @@ public final class ApiServer {
         }
         Runtime.getRuntime().addShutdownHook(new Thread(server::stop));
         client = new KubernetesClientBuilder().withConfig(Config.fromKubeconfig(server.getKubeConfigYaml())).build();
+        widenServiceRange(client);
         installCrds(client);
+    }
+
+    /** Second service range: its addresses are handed out once the first is full. */
+    static final String EXTRA_SERVICE_CIDR = "10.1.0.0/16";
+
+    /**
+     * kube-api-test starts the API server with {@code --service-cluster-ip-range 10.0.0.0/24} (about 250 Services; the
+     * benchmark's 1000 models make a Service each). A flag passed through its builder cannot widen that: builder flags
+     * come first on the command line and a repeated string flag keeps its last value. Kubernetes 1.33+ (ServiceCIDR GA)
+     * adds ranges as objects instead; with no controller manager here to mark it Ready, the API server counts one
+     * without conditions as ready.
+     */
+    static void widenServiceRange(KubernetesClient c) {
+        c.resource(new ServiceCIDRBuilder().withNewMetadata().withName("kube-api-test-extra").endMetadata()
+                .withNewSpec().withCidrs(EXTRA_SERVICE_CIDR).endSpec().build()).serverSideApply();
     }
 
     static void installCrds(KubernetesClient c) {

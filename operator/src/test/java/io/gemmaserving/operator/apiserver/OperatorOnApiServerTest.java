@@ -186,6 +186,62 @@ class OperatorOnApiServerTest {
         await("status runtime", () -> "java-cpu".equals(get("switch").getStatus().runtime));
     }
 
+    static String image(Deployment d) {
+        return d.getSpec().getTemplate().getSpec().getContainers().getFirst().getImage();
+    }
+
+    @Test
+    void deletingTheNamedRuntimeKeepsTheDeploymentUntouchedAndSaysWhichRuntimeToCreate() {
+        // autoSelect false: only models that name it use it (the other tests' models in this namespace do not)
+        String runtimeSpec = "image: example.com/pinned-runtime:%d\nsupportedModelFormats: [{name: gguf, autoSelect: false}]";
+        ServingRuntime r = TestModels.runtime("pinned-rt", runtimeSpec.formatted(1));
+        r.getMetadata().setNamespace(ns);
+        admin.resource(r).create();
+        create("pinned", "source: {uri: \"pvc://models/x.gguf\"}\nruntime: pinned-rt\nreplicas: 2");
+        Deployment before = await("deployment on the named runtime", () -> {
+            Deployment d = deployment("pinned");
+            return d != null && image(d).equals("example.com/pinned-runtime:1") ? d : null;
+        });
+        await("pdb", () -> admin.resources(PodDisruptionBudget.class).inNamespace(ns).withName("pinned").get());
+
+        admin.resources(ServingRuntime.class).inNamespace(ns).withName("pinned-rt").delete();
+        GemmaModel m = await("RuntimeNotFound", () -> {
+            GemmaModel g = get("pinned");
+            Condition c = condition(g, "Degraded");
+            return c != null && "True".equals(c.getStatus()) && "RuntimeNotFound".equals(c.getReason()) ? g : null;
+        });
+        String message = condition(m, "Degraded").getMessage();
+        assertTrue(message.contains("ServingRuntime 'pinned-rt' does not exist") && message.contains("create it"), message);
+        assertTrue(message.contains("Deployment 'pinned' is kept"), message);
+        // a spec change made while the runtime is missing waits for it; the Deployment is not rebuilt or deleted
+        admin.resources(GemmaModel.class).inNamespace(ns).withName("pinned").edit(g -> {
+            g.getSpec().replicas = 3;
+            return g;
+        });
+        await("generation observed", () -> {
+            GemmaModel g = get("pinned");
+            return g.getStatus().observedGeneration == g.getMetadata().getGeneration().longValue();
+        });
+        Deployment kept = deployment("pinned");
+        assertNotNull(kept, "the Deployment was deleted with its runtime");
+        assertEquals(before.getMetadata().getUid(), kept.getMetadata().getUid());
+        assertEquals(before.getMetadata().getGeneration(), kept.getMetadata().getGeneration(), "the Deployment was changed");
+        assertNotNull(admin.services().inNamespace(ns).withName("pinned").get());
+        assertNotNull(admin.resources(PodDisruptionBudget.class).inNamespace(ns).withName("pinned").get());
+        assertEquals("pinned-rt", get("pinned").getStatus().runtime);
+
+        // the runtime comes back (a new image): reconciliation resumes with it and the waiting spec change
+        ServingRuntime back = TestModels.runtime("pinned-rt", runtimeSpec.formatted(2));
+        back.getMetadata().setNamespace(ns);
+        admin.resource(back).create();
+        await("new runtime image and replicas", () -> {
+            Deployment d = deployment("pinned");
+            return image(d).equals("example.com/pinned-runtime:2") && Integer.valueOf(3).equals(d.getSpec().getReplicas());
+        });
+        await("not degraded", () -> "False".equals(condition(get("pinned"), "Degraded").getStatus()));
+        assertEquals(before.getMetadata().getUid(), deployment("pinned").getMetadata().getUid());
+    }
+
     @Test
     void aModelThatFitsNowhereIsDegradedWithAnEventAndNoDeployment() {
         create("too-big", """

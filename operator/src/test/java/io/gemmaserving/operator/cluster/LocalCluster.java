@@ -130,6 +130,26 @@ public final class LocalCluster implements AutoCloseable {
         createNodes();
     }
 
+    /**
+     * Restarts the kube-apiserver alone (SIGTERM, as a rolling control-plane upgrade does) with its same flags, data and
+     * port; etcd, the controllers and KWOK keep running. kwokctl's {@code start cluster} starts only the components
+     * whose process is gone. Returns once the API server serves again.
+     */
+    public void restartApiServer() throws IOException, InterruptedException {
+        Path pidFile = workDir.resolve("kwok").resolve("clusters").resolve(name).resolve("pids").resolve("kube-apiserver.pid");
+        long pid = Long.parseLong(Files.readString(pidFile).trim());
+        ProcessHandle apiserver = ProcessHandle.of(pid)
+                .orElseThrow(() -> new IOException("no kube-apiserver process " + pid + " (from " + pidFile + ")"));
+        apiserver.destroy();
+        try {
+            // it drains first: about a minute here (its watches end at the shutdown timeout)
+            apiserver.onExit().get(3, TimeUnit.MINUTES);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            throw new IOException("kube-apiserver " + pid + " did not stop within 3 minutes", e);
+        }
+        run(Duration.ofMinutes(3), binaries.kwokctl().toString(), "start", "cluster", "--name", name, "--wait", "2m");
+    }
+
     /** The kubeconfig of the cluster's admin (a client certificate in system:masters). */
     public Path kubeconfigPath() {
         return workDir.resolve("kubeconfig.yaml");

@@ -205,6 +205,94 @@ class OperatorOnClusterTest {
         }
     }
 
+    static Optional<String> reason(GenericKubernetesResource m, String type) {
+        JsonNode status = new ObjectMapper().valueToTree(m.getAdditionalProperties()).get("status");
+        if (status == null || status.get("conditions") == null) return Optional.empty();
+        for (JsonNode c : status.get("conditions")) {
+            if (type.equals(c.path("type").asText())) return Optional.of(c.path("reason").asText());
+        }
+        return Optional.empty();
+    }
+
+    static GenericKubernetesResource servingRuntime(String name, String image) {
+        GenericKubernetesResource r = new GenericKubernetesResource();
+        r.setApiVersion("serving.gemma.io/v1alpha1");
+        r.setKind("ServingRuntime");
+        r.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder().withName(name).withNamespace(MODELS)
+                .build());
+        // autoSelect false: only models that name it use it, not the other tests' models
+        r.setAdditionalProperty("spec", Map.of("image", image,
+                "supportedModelFormats", List.of(Map.of("name", "gguf", "autoSelect", false))));
+        return r;
+    }
+
+    @Test
+    void deletingTheNamedRuntimeLeavesTheReadyPodsServing(LocalCluster cluster) {
+        var runtimes = cluster.admin().genericKubernetesResources("serving.gemma.io/v1alpha1", "ServingRuntime")
+                .inNamespace(MODELS);
+        runtimes.resource(servingRuntime("pinned-cpu", "quay.io/gemma-serving/gemma-runtime:0.1.0")).create();
+        Map<String, Object> spec = Map.of("source", cpuSpec().get("source"), "runtime", "pinned-cpu");
+        cluster.admin().resource(gemmaModel("pinned", spec)).create();
+        try {
+            waitFor(() -> condition(model(cluster, "pinned").get(), "Ready").equals(Optional.of("True")),
+                    () -> statusYaml(cluster, "pinned"));
+            Deployment before = deploymentOf(cluster, "pinned");
+            List<Pod> podsBefore = cluster.admin().pods().inNamespace(MODELS)
+                    .withLabel("serving.gemma.io/model", "pinned").list().getItems();
+            assertThat(podsBefore).hasSize(1);
+
+            runtimes.withName("pinned-cpu").delete();
+            waitFor(() -> reason(model(cluster, "pinned").get(), "Degraded").equals(Optional.of("RuntimeNotFound")),
+                    () -> statusYaml(cluster, "pinned"));
+            GenericKubernetesResource held = model(cluster, "pinned").get();
+            assertThat(condition(held, "Degraded")).isEqualTo(Optional.of("True"));
+            // Ready follows the pods that go on running
+            assertThat(condition(held, "Ready")).as(statusYaml(cluster, "pinned")).isEqualTo(Optional.of("True"));
+            Deployment kept = deploymentOf(cluster, "pinned");
+            assertThat(kept).as("the Deployment outlives its runtime").isNotNull();
+            assertThat(kept.getMetadata().getUid()).isEqualTo(before.getMetadata().getUid());
+            assertThat(kept.getMetadata().getGeneration()).isEqualTo(before.getMetadata().getGeneration());
+            assertThat(cluster.admin().pods().inNamespace(MODELS).withLabel("serving.gemma.io/model", "pinned")
+                    .list().getItems()).singleElement().satisfies(p -> {
+                        assertThat(p.getMetadata().getUid()).isEqualTo(podsBefore.getFirst().getMetadata().getUid());
+                        assertThat(p.getStatus().getPhase()).isEqualTo("Running");
+                    });
+
+            // re-created: the model is served by it again, no longer degraded
+            runtimes.resource(servingRuntime("pinned-cpu", "quay.io/gemma-serving/gemma-runtime:0.1.1")).create();
+            waitFor(() -> condition(model(cluster, "pinned").get(), "Degraded").equals(Optional.of("False"))
+                    && "quay.io/gemma-serving/gemma-runtime:0.1.1".equals(runtime(deploymentOf(cluster, "pinned")).getImage()),
+                    () -> statusYaml(cluster, "pinned"));
+        } finally {
+            model(cluster, "pinned").delete();
+            runtimes.withName("pinned-cpu").delete();
+        }
+    }
+
+    @Test
+    void theOperatorCarriesOnAcrossAnApiServerRestart(LocalCluster cluster) throws Exception {
+        cluster.admin().resource(gemmaModel("survivor", cpuSpec())).create();
+        try {
+            waitFor(() -> condition(model(cluster, "survivor").get(), "Ready").equals(Optional.of("True")),
+                    () -> statusYaml(cluster, "survivor") + pods(cluster));
+            String image = runtime(deploymentOf(cluster, "survivor")).getImage();
+
+            cluster.restartApiServer(); // the operator keeps running; its watches break and must come back by themselves
+
+            // drift after the restart is put back: the Deployment informer is watching again
+            editDeployment(cluster, "survivor", d -> runtime(d).setImage("registry.invalid/tampered:1"));
+            waitFor(() -> image.equals(runtime(deploymentOf(cluster, "survivor")).getImage()),
+                    () -> runtime(deploymentOf(cluster, "survivor")).getImage());
+            // and a model created after it is served: so is the GemmaModel informer
+            cluster.admin().resource(gemmaModel("newcomer", cpuSpec())).create();
+            waitFor(() -> condition(model(cluster, "newcomer").get(), "Ready").equals(Optional.of("True")),
+                    () -> statusYaml(cluster, "newcomer") + pods(cluster));
+        } finally {
+            model(cluster, "survivor").delete();
+            model(cluster, "newcomer").delete();
+        }
+    }
+
     @Test
     void deletingTheModelCascadesToItsChildren(LocalCluster cluster) {
         cluster.admin().resource(gemmaModel("short-lived", cpuSpec())).create();
@@ -283,6 +371,18 @@ class OperatorOnClusterTest {
         GenericKubernetesResource waiting = model(cluster, "waiting").get();
         assertThat(condition(waiting, "Ready")).isEqualTo(Optional.of("False"));
         assertThat(health(waiting, "reconciled-waiting-for-gpu")).containsEntry("status", "Progressing");
+    }
+
+    /** Every pod and node with its state, for failure messages. */
+    static String pods(LocalCluster cluster) {
+        return "\npods: " + cluster.admin().pods().inAnyNamespace().list().getItems().stream()
+                .map(p -> p.getMetadata().getNamespace() + "/" + p.getMetadata().getName() + " on "
+                        + p.getSpec().getNodeName() + " " + p.getStatus().getPhase()
+                        + (p.getMetadata().getDeletionTimestamp() != null ? " (deleting)" : "")).toList()
+                + "\nnodes: " + cluster.admin().nodes().list().getItems().stream()
+                .map(n -> n.getMetadata().getName() + " " + n.getStatus().getConditions().stream()
+                        .filter(c -> "Ready".equals(c.getType())).map(c -> "Ready=" + c.getStatus()).findFirst()
+                        .orElse("?") + " taints " + n.getSpec().getTaints()).toList();
     }
 
     static String statusYaml(LocalCluster cluster, String name) {

@@ -71,8 +71,13 @@ class ModelPlannerTest {
         ModelPlan missing = plan(model("m", GGUF_270M + "runtime: nope\n"), cpuRuntime);
         assertFalse(missing.deployable());
         assertEquals("RuntimeNotFound", missing.issues.getFirst().reason());
+        // a missing runtime keeps what exists (it may be re-created); an unfit one is a spec problem
+        assertTrue(missing.runtimeMissing() && missing.keepsChildren());
         ModelPlan unfit = plan(model("m", GGUF_270M + "runtime: java-cuda\n"), cudaRuntime);
         assertEquals("RuntimeUnsupportedFormat", unfit.issues.getFirst().reason());
+        assertFalse(unfit.runtimeMissing() || unfit.keepsChildren());
+        ModelPlan found = plan(model("m", GGUF_270M + "runtime: java-cpu\n"), cpuRuntime);
+        assertTrue(found.keepsChildren() && !found.runtimeMissing());
     }
 
     @Test
