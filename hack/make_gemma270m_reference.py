@@ -6,12 +6,13 @@ that the converters bake into Gemma's norm weights, and maps the metadata onto G
 PyTorch Gemma 3 forward pass with eager attention. Nothing here shares code with our Java engine or with llama.cpp's
 matrix kernels: the weights are the same dequantized numbers, everything after that is transformers.
 
-For each of the 5 chat-templated prompts of Gemma270mVsLlamaCppTest (their token ids are read from the committed
-llama.cpp fixture, which that test checks against our own tokenizer), it records:
+For each chat-templated prompt of Gemma270mVsLlamaCppTest (their token ids, and llama.cpp's greedy continuations, are
+read from the committed llama.cpp fixture, which that test checks against our own tokenizer), it records:
   - greedy: the float32 greedy continuation, 64 tokens (transformers' KV cache), and the top-2 ids and logits of
     every step of it from one pass without a cache over the whole sequence (to tell near-ties; a step where the
     two passes pick differently is printed);
-  - greedyF64: the same in float64 (the model cast to double), the arbiter where float32 rounding decides a tie;
+  - greedyF64: the same in float64 (the model cast to double), the arbiter where float32 rounding decides a tie
+    (REF_F64=0 skips the float64 runs, which double the time: their fields are then null);
   - top5 of the first step;
   - firstStep: logits (float32 and float64) of the first step for the 256 ids with the highest float32 logit plus 64
     seeded random ids;
@@ -90,8 +91,11 @@ def main():
         "attn_logit_softcapping", "layer_types", "rope_parameters")}
     print(json.dumps(facts, default=str, indent=1), file=sys.stderr)
 
+    # float64 doubles the run time on two cores: REF_F64=0 skips it (its fields are then null).
+    with_f64 = os.environ.get("REF_F64", "1") != "0"
     model64 = AutoModelForCausalLM.from_pretrained(os.path.dirname(gguf_path), gguf_file=os.path.basename(gguf_path),
-                                                   dtype=torch.float32, attn_implementation="eager").double().eval()
+                                                   dtype=torch.float32, attn_implementation="eager").double().eval() \
+        if with_f64 else None
 
     rng = np.random.default_rng(270)
     cases = []
@@ -99,9 +103,9 @@ def main():
         prompt = case["promptTokens"]
         t0 = time.time()
         toks, top2 = greedy(model, prompt, torch.float32)
-        toks64, top2_64 = greedy(model64, prompt, torch.float64)
+        toks64, top2_64 = greedy(model64, prompt, torch.float64) if with_f64 else (None, None)
         first = logits_all(model, prompt, torch.float32)[-1]
-        first64 = logits_all(model64, prompt, torch.float64)[-1]
+        first64 = logits_all(model64, prompt, torch.float64)[-1] if with_f64 else first * np.nan
         top = np.argsort(-first, kind="stable")
         chosen = [int(i) for i in top[:256]]
         extra = [int(i) for i in rng.choice(first.shape[0], size=96, replace=False) if int(i) not in chosen][:64]
@@ -110,13 +114,15 @@ def main():
         # Teacher forcing on llama.cpp's tokens: step t's logits come from position len(prompt) - 1 + t.
         lc = case["greedy"]
         tf = logits_all(model, prompt + lc[:-1], torch.float32)[len(prompt) - 1:]
-        tf64 = logits_all(model64, prompt + lc[:-1], torch.float64)[len(prompt) - 1:]
+        tf64 = logits_all(model64, prompt + lc[:-1], torch.float64)[len(prompt) - 1:] if with_f64 else tf * np.nan
         steps = []
         for t in range(N):
             best = int(np.argmax(tf[t]))
-            best64 = int(np.argmax(tf64[t]))
-            steps.append({"llamaCpp": lc[t], "top1": best, "top1F64": best64,
-                          "gap": r(tf[t][best] - tf[t][lc[t]]), "gapF64": r(tf64[t][best64] - tf64[t][lc[t]])})
+            step = {"llamaCpp": lc[t], "top1": best, "gap": r(tf[t][best] - tf[t][lc[t]])}
+            if with_f64:
+                best64 = int(np.argmax(tf64[t]))
+                step.update({"top1F64": best64, "gapF64": r(tf64[t][best64] - tf64[t][lc[t]])})
+            steps.append(step)
 
         d = np.abs(first - first64)
         print("prompt %r: %.1f s; f32 vs f64 first step max|d| %.2e; greedy f32==f64: %s; f32==llama.cpp: %s"
@@ -124,7 +130,7 @@ def main():
         for t in range(N):
             if lc[t] != toks[t]:
                 print("  llama.cpp parts from the f32 reference at token %d: ref %d, llama.cpp %d; ref gap %s (f64 %s)"
-                      % (t, toks[t], lc[t], steps[t]["gap"], steps[t]["gapF64"]), file=sys.stderr)
+                      % (t, toks[t], lc[t], steps[t]["gap"], steps[t].get("gapF64")), file=sys.stderr)
                 break
         cases.append({
             "prompt": case["prompt"],
@@ -134,8 +140,9 @@ def main():
             "greedyF64": toks64,
             "greedyF64Top2": top2_64,
             "top5": [int(i) for i in top[:5]],
-            "firstStep": {"ids": chosen, "f32": [r(first[i]) for i in chosen], "f64": [r(first64[i]) for i in chosen],
-                          "maxAbsDiffF32VsF64AllVocab": float("%.3e" % d.max())},
+            "firstStep": {"ids": chosen, "f32": [r(first[i]) for i in chosen],
+                          "f64": [r(first64[i]) for i in chosen] if with_f64 else None,
+                          "maxAbsDiffF32VsF64AllVocab": float("%.3e" % d.max()) if with_f64 else None},
             "llamaCppTeacherForced": steps,
         })
 

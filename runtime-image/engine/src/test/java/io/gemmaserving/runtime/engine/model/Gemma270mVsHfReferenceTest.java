@@ -20,24 +20,29 @@ import org.junit.jupiter.api.Test;
 /**
  * The real Gemma 3 270M (Q4_K_M GGUF) against an independent float32 reference: Hugging Face transformers' own
  * Gemma 3 forward pass on the same file (transformers dequantizes the GGUF itself with the gguf package and runs its
- * PyTorch model in float32, eager attention), and the same model cast to float64 as the arbiter of float32 rounding.
- * The fixture {@code fixtures/gemma3-270m-hf-reference.json} is written by {@code hack/make_gemma270m_reference.sh}
+ * PyTorch model in float32, eager attention), and optionally the same model cast to float64 as the arbiter of float32
+ * rounding (on the five original prompts the float64 run chose the same 64 tokens as float32 everywhere, its logits
+ * 6e-5 from float32's at most; the committed fixture skips it, REF_F64=0, to halve the run time). The fixture {@code fixtures/gemma3-270m-hf-reference.json} is written by {@code hack/make_gemma270m_reference.sh}
  * (run by hand: torch is large); it holds, per prompt of {@link Gemma270mVsLlamaCppTest#PROMPTS}, the reference's
  * 64-token greedy continuation with the top-2 logits of each step, the first step's logits of 320 ids, and the
- * reference run teacher-forced on llama.cpp's greedy tokens.
+ * reference run teacher-forced on llama.cpp's greedy tokens (from the llama.cpp fixture).
  *
- * <p>What it showed: see {@link #LOGIT_TOL} and {@link #llamaCppDivergencesAreLlamaCpps()}.
+ * <p>What it showed: ours and the reference agree to ~3e-5 in the logits and token for token; where llama.cpp parted
+ * from us (among them the formerly unexplained prompt 2, gap 0.22), the reference chose our token with the same gap,
+ * in float32 and in float64: those divergences are llama.cpp's (its 8-bit activations), not a bug of ours.
  */
 class Gemma270mVsHfReferenceTest {
 
     static final int N = 64;
     /**
      * Largest |our logit - reference float32 logit| allowed at the first step, over the 320 recorded ids (the top
-     * 256 and 64 random ones). Measured: see README; the budget is float32 rounding over 18 layers of 640-wide sums
-     * with a different summation order (theirs: MKL/oneDNN blocked sums; ours: Vector API lanes), which is what
-     * float32 vs float64 differ by too.
+     * 256 and 64 random ones). Measured: at most 3.1e-5 on the 5 prompts (and 1.2e-5 on the teacher-forced gaps),
+     * while the reference's own float32 and float64 runs differ by up to 6.0e-5 over the whole vocabulary: float32
+     * rounding with a different summation order. 2e-4 leaves room for other summation orders (kernel changes, other
+     * vector widths) and is still 50x below the smallest gap a greedy choice turned on here (0.006, prompt 4), and
+     * ~1000x below llama.cpp's differences (0.1-0.5).
      */
-    static final double LOGIT_TOL = 2e-3;
+    static final double LOGIT_TOL = 2e-4;
 
     static GemmaModel model;
     static JsonNode cases;
@@ -79,7 +84,8 @@ class Gemma270mVsHfReferenceTest {
      */
     @Test
     void firstStepLogitsAndGreedyContinuationsMatchTheF32Reference() {
-        assertEquals(5, cases.size(), "the reference covers the 5 original prompts");
+        double worst = 0;
+        assertEquals(Gemma270mVsLlamaCppTest.PROMPTS.size(), cases.size(), "rerun hack/make_gemma270m_reference.sh");
         List<String> report = new ArrayList<>();
         for (int i = 0; i < cases.size(); i++) {
             JsonNode c = cases.get(i);
@@ -91,16 +97,20 @@ class Gemma270mVsHfReferenceTest {
 
             int[] ids = ints(c.get("firstStep").get("ids"));
             JsonNode f32 = c.get("firstStep").get("f32");
-            JsonNode f64 = c.get("firstStep").get("f64");
+            JsonNode f64 = c.get("firstStep").get("f64"); // null when the fixture was made with REF_F64=0
+            boolean has64 = f64 != null && f64.isArray();
             double maxD = 0, maxD64 = 0, refVs64 = 0;
             for (int j = 0; j < ids.length; j++) {
                 maxD = Math.max(maxD, Math.abs(logits[ids[j]] - f32.get(j).asDouble()));
-                maxD64 = Math.max(maxD64, Math.abs(logits[ids[j]] - f64.get(j).asDouble()));
-                refVs64 = Math.max(refVs64, Math.abs(f32.get(j).asDouble() - f64.get(j).asDouble()));
+                if (has64) {
+                    maxD64 = Math.max(maxD64, Math.abs(logits[ids[j]] - f64.get(j).asDouble()));
+                    refVs64 = Math.max(refVs64, Math.abs(f32.get(j).asDouble() - f64.get(j).asDouble()));
+                }
             }
-            report.add(String.format("prompt %d: first step max|ours - f32 ref| %.2e, max|ours - f64 ref| %.2e, "
-                    + "max|f32 ref - f64 ref| %.2e over %d ids", i, maxD, maxD64, refVs64, ids.length));
+            report.add(String.format("prompt %d: first step max|ours - f32 ref| %.2e over %d ids", i, maxD, ids.length)
+                    + (has64 ? String.format(", max|ours - f64 ref| %.2e, max|f32 ref - f64 ref| %.2e", maxD64, refVs64) : ""));
             assertTrue(maxD <= LOGIT_TOL, report.getLast());
+            worst = Math.max(worst, maxD);
             assertArrayEquals(ints(c.get("top5")), Gemma270mVsLlamaCppTest.top5(logits), "prompt " + i + ": first-step top-5");
 
             int[] ref = ints(c.get("greedy"));
@@ -119,6 +129,8 @@ class Gemma270mVsHfReferenceTest {
             }
         }
         report.forEach(System.out::println);
+        System.out.printf("first step: max |ours - f32 reference| %.2e over %d prompts; greedy equal for %d tokens on all%n",
+                worst, cases.size(), N);
     }
 
     /**
@@ -146,8 +158,8 @@ class Gemma270mVsHfReferenceTest {
                 worst = Math.max(worst, Math.abs(ourGap - refGap));
                 String where = "prompt " + i + " step " + t + ": llama.cpp's token " + lc + ", our top-1 " + ourTop
                         + " (gap " + String.format("%.4f", ourGap) + "), f32 reference top-1 " + s.get("top1").asInt()
-                        + " (gap " + refGap + "), f64 reference top-1 " + s.get("top1F64").asInt() + " (gap "
-                        + s.get("gapF64").asDouble() + ")";
+                        + " (gap " + refGap + ")" + (s.has("top1F64") ? ", f64 reference top-1 " + s.get("top1F64").asInt()
+                        + " (gap " + s.get("gapF64").asDouble() + ")" : "");
                 if (lc != s.get("top1").asInt() || lc != ourTop) {
                     System.out.println("LLAMA.CPP DIVERGES " + where);
                 }
