@@ -24,6 +24,35 @@ public interface Backend extends AutoCloseable {
      */
     void matmul(WeightTensor w, float[] x, float[] out, int batch);
 
+    /**
+     * Dot product of {@code a[aOff..aOff+n)} and {@code b[bOff..bOff+n)}: attention's query-key scores. The default
+     * is the scalar reference (four float accumulators) that faster backends are tested against.
+     */
+    default float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        int i = 0;
+        for (; i + 3 < n; i += 4) {
+            s0 += a[aOff + i] * b[bOff + i];
+            s1 += a[aOff + i + 1] * b[bOff + i + 1];
+            s2 += a[aOff + i + 2] * b[bOff + i + 2];
+            s3 += a[aOff + i + 3] * b[bOff + i + 3];
+        }
+        for (; i < n; i++) {
+            s0 += a[aOff + i] * b[bOff + i];
+        }
+        return (s0 + s1) + (s2 + s3);
+    }
+
+    /**
+     * {@code y[yOff..yOff+n) += alpha * x[xOff..xOff+n)}: attention's softmax-weighted sum of value rows. The default
+     * is the scalar reference.
+     */
+    default void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int n) {
+        for (int i = 0; i < n; i++) {
+            y[yOff + i] += alpha * x[xOff + i];
+        }
+    }
+
     @Override
     default void close() {
     }

@@ -76,6 +76,25 @@ public final class VectorBackend implements Backend {
         }
     }
 
+    /** Attention's query-key dot: {@link Simd#dot}, four vector accumulators (head_dim 256 = 4 x 4 AVX-512 loads). */
+    @Override
+    public float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        return Simd.dot(a, aOff, b, bOff, n);
+    }
+
+    /** Attention's weighted value sum: one fused multiply-add per vector of {@code y}. */
+    @Override
+    public void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int n) {
+        FloatVector a = FloatVector.broadcast(F, alpha);
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector.fromArray(F, x, xOff + i).fma(a, FloatVector.fromArray(F, y, yOff + i)).intoArray(y, yOff + i);
+        }
+        for (; i < n; i++) {
+            y[yOff + i] += alpha * x[xOff + i];
+        }
+    }
+
     /** Rows [r0, r1): for each row, its dot with every activation row while the row is in L1. */
     private static void fusedRows(WeightTensor w, float[] x, float[] out, int batch, int r0, int r1) {
         if (w instanceof AbstractTensor t) {

@@ -433,25 +433,13 @@ public final class GemmaModel implements InferenceModel {
         }
     }
 
-    private static float dot(float[] a, int ao, float[] b, int bo, int n) {
-        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        int i = 0;
-        for (; i + 3 < n; i += 4) {
-            s0 += a[ao + i] * b[bo + i];
-            s1 += a[ao + i + 1] * b[bo + i + 1];
-            s2 += a[ao + i + 2] * b[bo + i + 2];
-            s3 += a[ao + i + 3] * b[bo + i + 3];
-        }
-        for (; i < n; i++) {
-            s0 += a[ao + i] * b[bo + i];
-        }
-        return (s0 + s1) + (s2 + s3);
+    /** Attention's dot and weighted sum run in the backend (Vector API kernels on the CPU backend). */
+    private float dot(float[] a, int ao, float[] b, int bo, int n) {
+        return backend.dot(a, ao, b, bo, n);
     }
 
-    private static void axpy(float a, float[] x, int xo, float[] y, int yo, int n) {
-        for (int i = 0; i < n; i++) {
-            y[yo + i] += a * x[xo + i];
-        }
+    private void axpy(float alpha, float[] x, int xo, float[] y, int yo, int n) {
+        backend.axpy(alpha, x, xo, y, yo, n);
     }
 
     // ---------------------------------------------------------------------------------------------------------

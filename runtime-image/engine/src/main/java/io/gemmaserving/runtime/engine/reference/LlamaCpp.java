@@ -78,18 +78,30 @@ public final class LlamaCpp implements AutoCloseable {
     }
 
     /**
-     * Context size and threads.
+     * Context size, threads, and how attention is computed.
      *
      * @param contextLength KV cache positions (n_ctx)
      * @param batchSize     tokens per llama_decode call, and the micro-batch (n_batch = n_ubatch)
      * @param threads       threads for decode and for prompt batches
+     * @param f32Attention  false: llama.cpp's defaults (f16 KV cache, flash attention "auto", which is on for the
+     *                      CPU); true: an f32 KV cache and flash attention off, so attention runs in f32 as ours does.
+     *                      Checked in llama.cpp's own log of the context it made ({@link #open} fails otherwise).
      */
-    public record Options(int contextLength, int batchSize, int threads) {
+    public record Options(int contextLength, int batchSize, int threads, boolean f32Attention) {
         public Options {
             if (contextLength < 1 || batchSize < 1 || threads < 1) {
                 throw new IllegalArgumentException("contextLength, batchSize and threads must be >= 1: "
                         + contextLength + ", " + batchSize + ", " + threads);
             }
+        }
+
+        /** llama.cpp's default attention (f16 KV cache, flash attention auto). */
+        public Options(int contextLength, int batchSize, int threads) {
+            this(contextLength, batchSize, threads, false);
+        }
+
+        public Options withF32Attention() {
+            return new Options(contextLength, batchSize, threads, true);
         }
 
         /** 2048 positions, 512-token batches, threads = available cores (at most 2 on the shared build machines). */
@@ -108,6 +120,10 @@ public final class LlamaCpp implements AutoCloseable {
             return decodedTokens * 1e9 / decodeNanos;
         }
     }
+
+    /** llama.cpp's log while {@link #open} creates a context (guarded by itself). */
+    private static final StringBuilder LOG = new StringBuilder();
+    private static volatile boolean capture;
 
     private final Arena arena = Arena.ofShared();
     private final MemorySegment model;
@@ -143,8 +159,31 @@ public final class LlamaCpp implements AutoCloseable {
             ctxParams.set(JAVA_INT, 0, options.contextLength());
             ctxParams.set(JAVA_INT, 4, options.batchSize());
             ctxParams.set(JAVA_INT, 8, options.batchSize());
-            setDefaultThreads(ctxParams, options.threads());
-            MemorySegment ctx = (MemorySegment) n.initFromModel.invokeExact(model, ctxParams);
+            long threadsOffset = setDefaultThreads(ctxParams, options.threads());
+            if (options.f32Attention()) {
+                setF32Attention(ctxParams, threadsOffset);
+            }
+            MemorySegment ctx;
+            synchronized (LOG) {
+                LOG.setLength(0);
+                capture = true;
+                try {
+                    ctx = (MemorySegment) n.initFromModel.invokeExact(model, ctxParams);
+                } finally {
+                    capture = false;
+                }
+                if (options.f32Attention() && !ctx.equals(MemorySegment.NULL) && n.logCaptured) {
+                    String log = LOG.toString();
+                    // llama.cpp logs "flash_attn = disabled" and "K (f32): ... V (f32)" for the context it made.
+                    if (!log.matches("(?s).*flash_attn\\s*=\\s*(disabled|0|false).*") || !log.contains("K (f32)")
+                            || !log.contains("V (f32)")) {
+                        n.free.invokeExact(ctx);
+                        n.modelFree.invokeExact(model);
+                        throw new IllegalStateException("llama_context_params layout mismatch: asked an f32 KV cache "
+                                + "and no flash attention, llama.cpp's log says:\n" + log);
+                    }
+                }
+            }
             if (ctx.equals(MemorySegment.NULL)) {
                 n.modelFree.invokeExact(model);
                 throw new IllegalStateException("llama.cpp could not create a context for " + gguf);
@@ -172,16 +211,52 @@ public final class LlamaCpp implements AutoCloseable {
      * The context's thread counts ({@code int32 n_threads, n_threads_batch}) follow a few uint32 fields whose number
      * changed between versions. Defaults put GGML_DEFAULT_N_THREADS (4) in both: find that pair after n_seq_max and
      * lower it, so context creation never runs more threads than asked (more threads than cores hung here).
+     * Returns the offset of n_threads, or -1 when the pair was not found.
      * {@link #open} checks the result through {@code llama_n_threads}.
      */
-    private static void setDefaultThreads(MemorySegment ctxParams, int threads) {
+    private static long setDefaultThreads(MemorySegment ctxParams, int threads) {
         for (long off = 16; off <= 40; off += 4) {
             if (ctxParams.get(JAVA_INT, off) == 4 && ctxParams.get(JAVA_INT, off + 4) == 4) {
                 ctxParams.set(JAVA_INT, off, threads);
                 ctxParams.set(JAVA_INT, off + 4, threads);
-                return;
+                return off;
             }
         }
+        return -1;
+    }
+
+    /**
+     * An f32 KV cache ({@code enum ggml_type type_k, type_v}, GGML_TYPE_F32 = 0) and flash attention off
+     * ({@code enum llama_flash_attn_type flash_attn_type}, DISABLED = 0). Their offsets moved between versions, so
+     * they are found by their default values: flash_attn_type is the last of the four -1 enums (rope scaling, pooling,
+     * attention type, flash attention) that follow the thread counts (at {@code threads}); type_k and type_v are the first pair of
+     * GGML_TYPE_F16 (1) after two NULL pointers (cb_eval, cb_eval_user_data) that follow the float parameters.
+     * {@link #open} then checks llama.cpp's log of the context.
+     */
+    private static void setF32Attention(MemorySegment p, long threads) {
+        long fa = -1;
+        for (long off = threads + 8; threads > 0 && off <= threads + 16; off += 4) {
+            if (p.get(JAVA_INT, off) == -1 && p.get(JAVA_INT, off + 4) == -1 && p.get(JAVA_INT, off + 8) == -1
+                    && p.get(JAVA_INT, off + 12) == -1 && p.get(JAVA_INT, off + 16) != -1) {
+                fa = off + 12;
+                break;
+            }
+        }
+        long kv = -1;
+        for (long off = (fa + 8 + 7) / 8 * 8; fa > 0 && off + 24 <= PARAMS_BYTES && off < fa + 96; off += 8) {
+            if (p.get(JAVA_LONG, off) == 0 && p.get(JAVA_LONG, off + 8) == 0
+                    && p.get(JAVA_INT, off + 16) == 1 && p.get(JAVA_INT, off + 20) == 1) {
+                kv = off + 16;
+                break;
+            }
+        }
+        if (fa < 0 || kv < 0) {
+            throw new IllegalStateException("llama_context_params layout not recognised: flash_attn_type at " + fa
+                    + ", type_k at " + kv);
+        }
+        p.set(JAVA_INT, fa, 0);
+        p.set(JAVA_INT, kv, 0);
+        p.set(JAVA_INT, kv + 4, 0);
     }
 
     public Options options() {
@@ -301,6 +376,19 @@ public final class LlamaCpp implements AutoCloseable {
 
     /** Greedy generation: the prompt from an empty cache, then {@code n} argmax tokens (each fed back). */
     public synchronized int[] greedy(int[] prompt, int n) {
+        return greedyTrace(prompt, n, 1).tokens();
+    }
+
+    /**
+     * Greedy tokens and, for each step, the {@code k} best ids with their logits (best first), as llama.cpp saw them
+     * on its incremental decode path. (A fresh prefill of the same tokens goes through llama.cpp's batched kernels
+     * and gives logits that differ by ~0.1 from these.)
+     */
+    public record Trace(int[] tokens, int[][] topIds, float[][] topLogits) {
+    }
+
+    /** {@link #greedy} with the top-{@code k} of every step. */
+    public synchronized Trace greedyTrace(int[] prompt, int n, int k) {
         checkOpen();
         if (prompt.length == 0) {
             throw new IllegalArgumentException("greedy needs a non-empty prompt");
@@ -308,13 +396,38 @@ public final class LlamaCpp implements AutoCloseable {
         clearMemory();
         decode(prompt);
         int[] out = new int[n];
+        int[][] ids = new int[n][];
+        float[][] vals = new float[n][];
         for (int i = 0; i < n; i++) {
-            out[i] = argmax(lastLogits());
+            float[] logits = lastLogits();
+            ids[i] = topK(logits, k);
+            vals[i] = new float[k];
+            for (int j = 0; j < k; j++) {
+                vals[i][j] = logits[ids[i][j]];
+            }
+            out[i] = ids[i][0];
             if (i + 1 < n) {
                 decode(new int[] {out[i]});
             }
         }
-        return out;
+        return new Trace(out, ids, vals);
+    }
+
+    /** Ids of the k largest values, largest first (the lowest id first among equals, as {@link #argmax}). */
+    static int[] topK(float[] v, int k) {
+        int[] best = new int[k];
+        java.util.Arrays.fill(best, -1);
+        for (int i = 0; i < v.length; i++) {
+            int pos = k;
+            while (pos > 0 && (best[pos - 1] < 0 || v[i] > v[best[pos - 1]])) {
+                pos--;
+            }
+            if (pos < k) {
+                System.arraycopy(best, pos, best, pos + 1, k - pos - 1);
+                best[pos] = i;
+            }
+        }
+        return best;
     }
 
     /**
@@ -454,6 +567,8 @@ public final class LlamaCpp implements AutoCloseable {
         final MethodHandle nThreads;
         final MethodHandle modelChatTemplate;
         final MethodHandle chatApplyTemplate;
+        /** Whether our log callback (which records what {@link #open} checks) is installed. */
+        final boolean logCaptured;
 
         static Native get() {
             Native n = instance;
@@ -488,7 +603,8 @@ public final class LlamaCpp implements AutoCloseable {
 
             try {
                 // Quiet llama.cpp's and ggml's logging unless GEMMA_LLAMA_LOG is set.
-                if (System.getenv("GEMMA_LLAMA_LOG") == null) {
+                logCaptured = System.getenv("GEMMA_LLAMA_LOG") == null;
+                if (logCaptured) {
                     MethodHandle quiet = MethodHandles.lookup().findStatic(Native.class, "quietLog",
                             MethodType.methodType(void.class, int.class, MemorySegment.class, MemorySegment.class));
                     MemorySegment stub = linker.upcallStub(quiet, FunctionDescriptor.ofVoid(JAVA_INT, ADDRESS, ADDRESS), global);
@@ -536,6 +652,9 @@ public final class LlamaCpp implements AutoCloseable {
 
         @SuppressWarnings("unused") // upcall target
         private static void quietLog(int level, MemorySegment text, MemorySegment user) {
+            if (capture && LOG.length() < 64_000 && !text.equals(MemorySegment.NULL)) {
+                LOG.append(text.reinterpret(Integer.MAX_VALUE).getString(0));
+            }
         }
     }
 

@@ -19,7 +19,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * ScalarBackend (the reference) against VectorBackend with 2 threads, for every format, batch 1 (fused dots),
  * 2 (fused, several tokens) and 5 (dequantized tiles, 2x4 kernel plus remainders). 301 rows: enough work to run
- * in parallel, and a ragged last tile. Tolerance: 2e-5 of sum |w_i x_i| for each output.
+ * in parallel, and a ragged last tile. Tolerance: 2e-5 of sum |w_i x_i| for each output. Also attention's dot and
+ * axpy.
  */
 class BackendTest {
 
@@ -59,6 +60,40 @@ class BackendTest {
                     double tol = REL_TOL * TestData.absDot(w, r, x, b * cols);
                     assertEquals(expected[b * rows + r], actual[b * rows + r], tol,
                             type + " batch " + batch + " b " + b + " row " + r);
+                }
+            }
+        }
+    }
+
+    /**
+     * Attention's kernels: VectorBackend's dot and axpy against the scalar reference (the Backend defaults), at
+     * offsets and at lengths that are and are not whole vectors (256 = Gemma's head_dim). Tolerance: 2e-6 of
+     * sum |a_i b_i| for dot (different summation order); for axpy, fma rounds once where the reference rounds twice.
+     */
+    @Test
+    void attentionKernelsMatchScalar() {
+        Random rnd = new Random(7);
+        for (int n : new int[] {1, 7, 16, 100, 256, 257}) {
+            float[] a = TestData.randomVector(n + 5, rnd);
+            float[] b = TestData.randomVector(n + 3, rnd);
+            double abs = 0;
+            for (int i = 0; i < n; i++) {
+                abs += Math.abs(a[2 + i] * b[1 + i]);
+            }
+            assertEquals(scalar.dot(a, 2, b, 1, n), vector.dot(a, 2, b, 1, n), 2e-6 * abs, "dot n=" + n);
+
+            float alpha = rnd.nextFloat() - 0.5f;
+            float[] y = TestData.randomVector(n + 6, rnd);
+            float[] expected = y.clone();
+            float[] actual = y.clone();
+            scalar.axpy(alpha, a, 3, expected, 4, n);
+            vector.axpy(alpha, a, 3, actual, 4, n);
+            for (int i = 0; i < y.length; i++) {
+                boolean inside = i >= 4 && i < 4 + n;
+                double tol = inside ? 1e-6 * (Math.abs(y[i]) + Math.abs(alpha * a[i - 1])) : 0;
+                assertEquals(expected[i], actual[i], tol, "axpy n=" + n + " i=" + i);
+                if (!inside) {
+                    assertEquals(y[i], actual[i], 0, "axpy wrote outside its range, n=" + n + " i=" + i);
                 }
             }
         }
