@@ -11,13 +11,17 @@ import java.util.List;
  * A validated /v1/chat/completions or /v1/completions request: the prompt's tokens and how to generate. Every
  * refusal names the offending parameter, as OpenAI's API does.
  */
-record CompletionRequest(boolean chat, int[] prompt, GenerationParams params, boolean stream, boolean includeUsage) {
+record CompletionRequest(boolean chat, int[] prompt, GenerationParams params, int n, boolean stream,
+                         boolean includeUsage) {
 
     /** Server-side cap on max_tokens (a test knob: the fuzzing run sets it low); unlimited by default. */
     static final int MAX_TOKENS_CAP = Integer.getInteger("gemma.server.max-tokens-cap", Integer.MAX_VALUE);
 
+    /**
+     * @param maxChoices the largest {@code n} the scheduler can hold at once (its queue or its running slots)
+     */
     static CompletionRequest parse(JsonNode body, boolean chat, String servedName, GemmaTokenizer tokenizer,
-                                   int contextLength) throws ApiException {
+                                   int contextLength, int maxChoices) throws ApiException {
         if (body == null || !body.isObject()) {
             throw ApiException.invalid(null, "the request body must be a JSON object");
         }
@@ -69,13 +73,14 @@ record CompletionRequest(boolean chat, int[] prompt, GenerationParams params, bo
             throw ApiException.invalid("top_p", "top_p must be greater than 0 and at most 1");
         }
         Long n = integer(body, "n", 1, 128);
-        if (n != null && n != 1) {
-            throw ApiException.invalid("n", "only n = 1 is supported");
+        if (n != null && n > maxChoices) {
+            throw ApiException.invalid("n", "n is " + n + " but this server runs at most " + maxChoices
+                    + " sequences of one request at once (--max-concurrent-sequences / --max-waiting-requests)");
         }
         Long seed = integer(body, "seed", Long.MIN_VALUE, Long.MAX_VALUE);
         List<String> stop = stop(body.get("stop"));
-        number(body, "presence_penalty", -2, 2, 0);
-        number(body, "frequency_penalty", -2, 2, 0);
+        double presence = number(body, "presence_penalty", -2, 2, 0);
+        double frequency = number(body, "frequency_penalty", -2, 2, 0);
 
         boolean logprobs;
         int top;
@@ -104,8 +109,8 @@ record CompletionRequest(boolean chat, int[] prompt, GenerationParams params, bo
             }
             includeUsage = bool(so, "include_usage", false);
         }
-        return new CompletionRequest(chat, tokens, new GenerationParams(max, temperature, topP, seed, stop, logprobs, top),
-                stream, includeUsage);
+        return new CompletionRequest(chat, tokens, new GenerationParams(max, temperature, topP, seed, stop, logprobs, top,
+                presence, frequency), n == null ? 1 : n.intValue(), stream, includeUsage);
     }
 
     private static List<ChatMessage> messages(JsonNode messages) throws ApiException {
