@@ -97,6 +97,8 @@ record CompletionRequest(boolean chat, int[] prompt, GenerationParams params, in
             top = t == null ? 0 : t.intValue();
         }
 
+        unsupported(body);
+
         boolean stream = bool(body, "stream", false);
         boolean includeUsage = false;
         JsonNode so = body.get("stream_options");
@@ -111,6 +113,31 @@ record CompletionRequest(boolean chat, int[] prompt, GenerationParams params, in
         }
         return new CompletionRequest(chat, tokens, new GenerationParams(max, temperature, topP, seed, stop, logprobs, top,
                 presence, frequency), n == null ? 1 : n.intValue(), stream, includeUsage);
+    }
+
+    /**
+     * Features this server does not implement are refused by name rather than ignored: a client that asked for
+     * function calling, a JSON response format or logit biases must not get an answer that silently lacks them.
+     */
+    private static void unsupported(JsonNode body) throws ApiException {
+        for (String name : List.of("tools", "functions")) {
+            JsonNode v = body.get(name);
+            if (v != null && !v.isNull() && !(v.isArray() && v.isEmpty())) {
+                throw ApiException.invalid(name, name + " (function calling) is not supported by this server");
+            }
+        }
+        JsonNode rf = body.get("response_format");
+        if (rf != null && !rf.isNull() && !(rf.isObject() && "text".equals(rf.path("type").asText()))) {
+            throw ApiException.invalid("response_format", "only response_format {\"type\": \"text\"} is supported");
+        }
+        JsonNode bias = body.get("logit_bias");
+        if (bias != null && !bias.isNull() && !(bias.isObject() && bias.isEmpty())) {
+            throw ApiException.invalid("logit_bias", "logit_bias is not supported by this server");
+        }
+        JsonNode bestOf = body.get("best_of");
+        if (bestOf != null && !bestOf.isNull() && !(bestOf.isIntegralNumber() && bestOf.asLong() == 1)) {
+            throw ApiException.invalid("best_of", "best_of is not supported (only 1); use n for several choices");
+        }
     }
 
     private static List<ChatMessage> messages(JsonNode messages) throws ApiException {

@@ -89,7 +89,8 @@ class CompletionRequestTest {
         assertEquals(9L, r.params().seed());
         assertEquals(6, r.prompt().length, "bos + 5 bytes");
 
-        CompletionRequest plain = parse("{\"model\":\"m\",\"prompt\":\"hello\"}", 8);
+        CompletionRequest plain = parse("{\"model\":\"m\",\"prompt\":\"hello\",\"tools\":[],"
+                + "\"response_format\":{\"type\":\"text\"},\"logit_bias\":{},\"best_of\":1}", 8);
         assertEquals(1, plain.n());
         assertEquals(0.0, plain.params().presencePenalty());
         assertEquals(0.0, plain.params().frequencyPenalty());
@@ -105,6 +106,10 @@ class CompletionRequestTest {
             {"\"presence_penalty\":2.01", "presence_penalty"},
             {"\"frequency_penalty\":-3", "frequency_penalty"},
             {"\"frequency_penalty\":\"high\"", "frequency_penalty"},
+            {"\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]", "tools"},
+            {"\"response_format\":{\"type\":\"json_object\"}", "response_format"},
+            {"\"logit_bias\":{\"50\":-100}", "logit_bias"},
+            {"\"best_of\":3", "best_of"},
         };
         for (Object[] c : cases) {
             ApiException e = assertThrows(ApiException.class,
