@@ -36,7 +36,12 @@ record CompletionRequest(boolean chat, int[] prompt, GenerationParams params, in
 
         String text;
         if (chat) {
-            text = tokenizer.applyChatTemplate(messages(body.get("messages")), true);
+            try {
+                text = tokenizer.applyChatTemplate(messages(body.get("messages")), true);
+            } catch (IllegalArgumentException e) {
+                // the template's own rules (roles alternating user/assistant after an optional system message)
+                throw ApiException.invalid("messages", e.getMessage());
+            }
         } else {
             text = prompt(body.get("prompt"));
             if (bool(body, "echo", false)) {

@@ -204,6 +204,7 @@ class OpenAiApiIT {
             {"/v1/chat/completions", "{\"model\":\"" + m + "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":0}", "max_tokens", null},
             {"/v1/chat/completions", "{\"model\":\"" + m + "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":1000000}", "max_tokens", "context_length_exceeded"},
             {"/v1/chat/completions", "{\"model\":\"" + m + "\",\"messages\":[]}", "messages", null},
+            {"/v1/chat/completions", "{\"model\":\"" + m + "\",\"messages\":[{\"role\":\"assistant\",\"content\":\"\"}]}", "messages", null},
             {"/v1/completions", "{\"model\":\"" + m + "\",\"prompt\":\"" + longPrompt + "\"}", "prompt", "context_length_exceeded"},
             {"/v1/completions", "{\"model\":\"" + m + "\",\"prompt\":\"hi\",\"top_p\":1.5}", "top_p", null},
             {"/v1/completions", "{\"model\":\"" + m + "\",\"prompt\":\"hi\",\"n\":0}", "n", null},
