@@ -11,13 +11,17 @@ import java.util.List;
  * A validated /v1/chat/completions or /v1/completions request: the prompt's tokens and how to generate. Every
  * refusal names the offending parameter, as OpenAI's API does.
  */
-record CompletionRequest(boolean chat, int[] prompt, GenerationParams params, boolean stream, boolean includeUsage) {
+record CompletionRequest(boolean chat, int[] prompt, GenerationParams params, int n, boolean stream,
+                         boolean includeUsage) {
 
     /** Server-side cap on max_tokens (a test knob: the fuzzing run sets it low); unlimited by default. */
     static final int MAX_TOKENS_CAP = Integer.getInteger("gemma.server.max-tokens-cap", Integer.MAX_VALUE);
 
+    /**
+     * @param maxChoices the largest {@code n} the scheduler can hold at once (its queue or its running slots)
+     */
     static CompletionRequest parse(JsonNode body, boolean chat, String servedName, GemmaTokenizer tokenizer,
-                                   int contextLength) throws ApiException {
+                                   int contextLength, int maxChoices) throws ApiException {
         if (body == null || !body.isObject()) {
             throw ApiException.invalid(null, "the request body must be a JSON object");
         }
@@ -32,7 +36,12 @@ record CompletionRequest(boolean chat, int[] prompt, GenerationParams params, bo
 
         String text;
         if (chat) {
-            text = tokenizer.applyChatTemplate(messages(body.get("messages")), true);
+            try {
+                text = tokenizer.applyChatTemplate(messages(body.get("messages")), true);
+            } catch (IllegalArgumentException e) {
+                // the template's own rules (roles alternating user/assistant after an optional system message)
+                throw ApiException.invalid("messages", e.getMessage());
+            }
         } else {
             text = prompt(body.get("prompt"));
             if (bool(body, "echo", false)) {
@@ -69,13 +78,14 @@ record CompletionRequest(boolean chat, int[] prompt, GenerationParams params, bo
             throw ApiException.invalid("top_p", "top_p must be greater than 0 and at most 1");
         }
         Long n = integer(body, "n", 1, 128);
-        if (n != null && n != 1) {
-            throw ApiException.invalid("n", "only n = 1 is supported");
+        if (n != null && n > maxChoices) {
+            throw ApiException.invalid("n", "n is " + n + " but this server runs at most " + maxChoices
+                    + " sequences of one request at once (--max-concurrent-sequences / --max-waiting-requests)");
         }
         Long seed = integer(body, "seed", Long.MIN_VALUE, Long.MAX_VALUE);
         List<String> stop = stop(body.get("stop"));
-        number(body, "presence_penalty", -2, 2, 0);
-        number(body, "frequency_penalty", -2, 2, 0);
+        double presence = number(body, "presence_penalty", -2, 2, 0);
+        double frequency = number(body, "frequency_penalty", -2, 2, 0);
 
         boolean logprobs;
         int top;
@@ -92,6 +102,8 @@ record CompletionRequest(boolean chat, int[] prompt, GenerationParams params, bo
             top = t == null ? 0 : t.intValue();
         }
 
+        unsupported(body);
+
         boolean stream = bool(body, "stream", false);
         boolean includeUsage = false;
         JsonNode so = body.get("stream_options");
@@ -104,8 +116,33 @@ record CompletionRequest(boolean chat, int[] prompt, GenerationParams params, bo
             }
             includeUsage = bool(so, "include_usage", false);
         }
-        return new CompletionRequest(chat, tokens, new GenerationParams(max, temperature, topP, seed, stop, logprobs, top),
-                stream, includeUsage);
+        return new CompletionRequest(chat, tokens, new GenerationParams(max, temperature, topP, seed, stop, logprobs, top,
+                presence, frequency), n == null ? 1 : n.intValue(), stream, includeUsage);
+    }
+
+    /**
+     * Features this server does not implement are refused by name rather than ignored: a client that asked for
+     * function calling, a JSON response format or logit biases must not get an answer that silently lacks them.
+     */
+    private static void unsupported(JsonNode body) throws ApiException {
+        for (String name : List.of("tools", "functions")) {
+            JsonNode v = body.get(name);
+            if (v != null && !v.isNull() && !(v.isArray() && v.isEmpty())) {
+                throw ApiException.invalid(name, name + " (function calling) is not supported by this server");
+            }
+        }
+        JsonNode rf = body.get("response_format");
+        if (rf != null && !rf.isNull() && !(rf.isObject() && "text".equals(rf.path("type").asText()))) {
+            throw ApiException.invalid("response_format", "only response_format {\"type\": \"text\"} is supported");
+        }
+        JsonNode bias = body.get("logit_bias");
+        if (bias != null && !bias.isNull() && !(bias.isObject() && bias.isEmpty())) {
+            throw ApiException.invalid("logit_bias", "logit_bias is not supported by this server");
+        }
+        JsonNode bestOf = body.get("best_of");
+        if (bestOf != null && !bestOf.isNull() && !(bestOf.isIntegralNumber() && bestOf.asLong() == 1)) {
+            throw ApiException.invalid("best_of", "best_of is not supported (only 1); use n for several choices");
+        }
     }
 
     private static List<ChatMessage> messages(JsonNode messages) throws ApiException {

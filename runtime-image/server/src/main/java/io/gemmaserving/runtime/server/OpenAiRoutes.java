@@ -127,7 +127,10 @@ public class OpenAiRoutes {
 
     private void openapi(RoutingContext ctx) {
         try (InputStream in = OpenAiRoutes.class.getResourceAsStream("/openapi.yaml")) {
-            ctx.response().putHeader("Content-Type", "application/yaml").end(new String(in.readAllBytes(), StandardCharsets.UTF_8));
+            // the one model this server serves is the only valid "model" (so a fuzzer's requests get past it)
+            String doc = new String(in.readAllBytes(), StandardCharsets.UTF_8)
+                    .replace("${served-model}", String.valueOf(holder.servedName()));
+            ctx.response().putHeader("Content-Type", "application/yaml").end(doc);
         } catch (IOException | NullPointerException e) {
             ctx.response().setStatusCode(404).end();
         }
@@ -152,11 +155,12 @@ public class OpenAiRoutes {
                         "We could not parse the JSON body of your request: " + firstLine(e.getMessage()));
             }
             CompletionRequest req = CompletionRequest.parse(body, chat, holder.servedName(), holder.model().tokenizer(),
-                    scheduler.config().maxContextLength());
+                    scheduler.config().maxContextLength(), scheduler.maxChoices());
             Emitter emitter = new Emitter(resp, req);
             BatchScheduler.Handle handle;
             try {
-                handle = scheduler.submit(req.prompt(), req.params(), emitter);
+                handle = scheduler.submit(req.prompt(), req.params(), req.n(), emitter::choice);
+                emitter.handle = handle;
             } catch (QueueFullException e) {
                 if (!e.shuttingDown()) {
                     metrics.rejected();
@@ -202,20 +206,26 @@ public class OpenAiRoutes {
         resp.end(err.toString());
     }
 
-    /** Writes one request's tokens: SSE chunks as they come, or one JSON document at the end. Scheduler thread. */
-    private final class Emitter implements GenerationListener {
+    /**
+     * Writes one request's tokens: SSE chunks as they come, or one JSON document at the end. Scheduler thread. A
+     * request with n > 1 is n sequences in the scheduler, one {@link Choice} each; the response ends when all have.
+     */
+    private final class Emitter {
         private final HttpServerResponse resp;
         private final CompletionRequest req;
         private final String id;
         private final long created = Instant.now().getEpochSecond();
         private final long start = System.nanoTime();
-        private long last;
+        private final Choice[] choices;
+        private int remaining;
         private boolean headersSent;
-        private final StringBuilder text = new StringBuilder();
-        /** Non-streaming logprobs, accumulated in the API's shape. */
-        private final ArrayNode logprobContent;
-        private final ObjectNode legacyLogprobs;
-        private int textOffset;
+        private boolean firstToken;
+        private boolean cancelled;
+        private boolean failed;
+        private int promptTokens;
+        private int completionTokens;
+        /** Cancels every choice (set right after submit; null until then). */
+        volatile BatchScheduler.Handle handle;
 
         Emitter(HttpServerResponse resp, CompletionRequest req) {
             this.resp = resp;
@@ -223,72 +233,159 @@ public class OpenAiRoutes {
             byte[] r = new byte[12];
             ThreadLocalRandom.current().nextBytes(r);
             this.id = (req.chat() ? "chatcmpl-" : "cmpl-") + HexFormat.of().formatHex(r);
-            this.logprobContent = mapper.createArrayNode();
-            this.legacyLogprobs = mapper.createObjectNode();
-            legacyLogprobs.putArray("tokens");
-            legacyLogprobs.putArray("token_logprobs");
-            legacyLogprobs.putArray("top_logprobs");
-            legacyLogprobs.putArray("text_offset");
+            this.choices = new Choice[req.n()];
+            for (int i = 0; i < choices.length; i++) {
+                choices[i] = new Choice(i);
+            }
+            this.remaining = choices.length;
         }
 
-        @Override
-        public void onToken(GeneratedToken token) {
-            long now = System.nanoTime();
-            if (token.id() >= 0) {
-                if (last == 0) {
-                    metrics.firstToken(now - start);
-                } else {
-                    metrics.interToken(now - last);
-                }
-                last = now;
+        GenerationListener choice(int index) {
+            return choices[index];
+        }
+
+        /** One choice: its text, logprobs and end. */
+        private final class Choice implements GenerationListener {
+            private final int index;
+            private final StringBuilder text = new StringBuilder();
+            /** Non-streaming logprobs, accumulated in the API's shape. */
+            private final ArrayNode logprobContent = mapper.createArrayNode();
+            private final ObjectNode legacyLogprobs = mapper.createObjectNode();
+            private int textOffset;
+            private long last;
+            private FinishReason finish;
+
+            Choice(int index) {
+                this.index = index;
+                legacyLogprobs.putArray("tokens");
+                legacyLogprobs.putArray("token_logprobs");
+                legacyLogprobs.putArray("top_logprobs");
+                legacyLogprobs.putArray("text_offset");
             }
-            boolean withLogprobs = req.params().logprobs() && token.id() >= 0;
-            if (req.stream()) {
-                if (token.text().isEmpty() && !withLogprobs) {
+
+            @Override
+            public void onToken(GeneratedToken token) {
+                long now = System.nanoTime();
+                if (token.id() >= 0) {
+                    if (!firstToken) {
+                        firstToken = true;
+                        metrics.firstToken(now - start);
+                    } else if (last != 0) {
+                        metrics.interToken(now - last);
+                    }
+                    last = now;
+                }
+                if (failed) {
                     return;
                 }
-                ObjectNode chunk = chunk();
-                ObjectNode choice = (ObjectNode) chunk.get("choices").get(0);
-                if (req.chat()) {
-                    choice.putObject("delta").put("content", token.text());
-                    choice.set("logprobs", withLogprobs
-                            ? mapper.createObjectNode().set("content", mapper.createArrayNode().add(chatLogprob(token)))
-                            : null);
-                } else {
-                    choice.put("text", token.text());
-                    if (withLogprobs) {
-                        ObjectNode lp = mapper.createObjectNode();
-                        lp.putArray("tokens");
-                        lp.putArray("token_logprobs");
-                        lp.putArray("top_logprobs");
-                        lp.putArray("text_offset");
-                        addLegacy(lp, token);
-                        choice.set("logprobs", lp);
+                boolean withLogprobs = req.params().logprobs() && token.id() >= 0;
+                if (req.stream()) {
+                    if (token.text().isEmpty() && !withLogprobs) {
+                        return;
+                    }
+                    ObjectNode chunk = chunk(index);
+                    ObjectNode choice = (ObjectNode) chunk.get("choices").get(0);
+                    if (req.chat()) {
+                        choice.putObject("delta").put("content", token.text());
+                        choice.set("logprobs", withLogprobs
+                                ? mapper.createObjectNode().set("content", mapper.createArrayNode().add(chatLogprob(token)))
+                                : null);
                     } else {
-                        choice.putNull("logprobs");
+                        choice.put("text", token.text());
+                        if (withLogprobs) {
+                            ObjectNode lp = mapper.createObjectNode();
+                            lp.putArray("tokens");
+                            lp.putArray("token_logprobs");
+                            lp.putArray("top_logprobs");
+                            lp.putArray("text_offset");
+                            addLegacy(lp, token);
+                            choice.set("logprobs", lp);
+                        } else {
+                            choice.putNull("logprobs");
+                        }
+                    }
+                    choice.putNull("finish_reason");
+                    send(chunk);
+                } else {
+                    text.append(token.text());
+                    if (withLogprobs) {
+                        if (req.chat()) {
+                            logprobContent.add(chatLogprob(token));
+                        } else {
+                            addLegacy(legacyLogprobs, token);
+                        }
                     }
                 }
-                choice.putNull("finish_reason");
-                send(chunk);
-            } else {
-                text.append(token.text());
-                if (withLogprobs) {
+            }
+
+            private void addLegacy(ObjectNode lp, GeneratedToken token) {
+                ((ArrayNode) lp.get("tokens")).add(str(token.bytes()));
+                ((ArrayNode) lp.get("token_logprobs")).add(token.logprob());
+                ObjectNode top = mapper.createObjectNode();
+                for (TopLogprob t : token.top()) {
+                    top.put(str(t.bytes()), t.logprob());
+                }
+                ((ArrayNode) lp.get("top_logprobs")).add(top);
+                ((ArrayNode) lp.get("text_offset")).add(textOffset);
+                textOffset += token.text().length();
+            }
+
+            @Override
+            public void onComplete(FinishReason reason, int prompt, int completion) {
+                finish = reason;
+                // usage: the prompt once per request, the completion tokens of every choice
+                metrics.finished(remaining == choices.length ? prompt : 0, completion);
+                promptTokens = prompt;
+                completionTokens += completion;
+                if (reason == FinishReason.CANCELLED) {
+                    cancelled = true;
+                } else if (req.stream() && !failed && !cancelled) {
+                    ObjectNode last = chunk(index);
+                    ObjectNode choice = (ObjectNode) last.get("choices").get(0);
                     if (req.chat()) {
-                        logprobContent.add(chatLogprob(token));
+                        choice.putObject("delta");
                     } else {
-                        addLegacy(legacyLogprobs, token);
+                        choice.put("text", "");
                     }
+                    choice.putNull("logprobs");
+                    choice.put("finish_reason", reason.apiName());
+                    send(last);
+                }
+                if (--remaining == 0) {
+                    finished();
+                }
+            }
+
+            @Override
+            public void onError(String message) {
+                if (failed) {
+                    return;
+                }
+                failed = true;
+                BatchScheduler.Handle h = handle;
+                if (h != null) {
+                    h.cancel(); // the other choices of this request
+                }
+                if (resp.closed()) {
+                    return;
+                }
+                if (req.stream() && headersSent) {
+                    ObjectNode err = mapper.createObjectNode();
+                    err.putObject("error").put("message", message).put("type", "server_error");
+                    send(err);
+                    end();
+                } else {
+                    sendError(resp, new ApiException(500, message, "server_error", null, null));
                 }
             }
         }
 
-        @Override
-        public void onComplete(FinishReason reason, int promptTokens, int completionTokens) {
-            metrics.finished(promptTokens, completionTokens);
-            if (resp.closed()) {
+        /** Every choice has ended. */
+        private void finished() {
+            if (resp.closed() || failed) {
                 return;
             }
-            if (reason == FinishReason.CANCELLED) {
+            if (cancelled) {
                 if (req.stream() && headersSent) {
                     end();
                 } else {
@@ -300,63 +397,43 @@ public class OpenAiRoutes {
             ObjectNode usage = mapper.createObjectNode().put("prompt_tokens", promptTokens)
                     .put("completion_tokens", completionTokens).put("total_tokens", promptTokens + completionTokens);
             if (req.stream()) {
-                ObjectNode last = chunk();
-                ObjectNode choice = (ObjectNode) last.get("choices").get(0);
-                if (req.chat()) {
-                    choice.putObject("delta");
-                } else {
-                    choice.put("text", "");
-                }
-                choice.putNull("logprobs");
-                choice.put("finish_reason", reason.apiName());
-                send(last);
                 if (req.includeUsage()) {
-                    ObjectNode u = chunk();
-                    u.putArray("choices");
+                    ObjectNode u = chunk(-1);
                     u.set("usage", usage);
                     send(u);
                 }
                 end();
-            } else {
-                ObjectNode doc = mapper.createObjectNode().put("id", id)
-                        .put("object", req.chat() ? "chat.completion" : "text_completion").put("created", created)
-                        .put("model", holder.servedName());
-                ObjectNode choice = doc.putArray("choices").addObject().put("index", 0);
-                if (req.chat()) {
-                    choice.putObject("message").put("role", "assistant").put("content", text.toString());
-                    choice.set("logprobs", req.params().logprobs()
-                            ? mapper.createObjectNode().set("content", logprobContent) : null);
-                } else {
-                    choice.put("text", text.toString());
-                    choice.set("logprobs", req.params().logprobs() ? legacyLogprobs : null);
-                }
-                choice.put("finish_reason", reason.apiName());
-                doc.set("usage", usage);
-                resp.putHeader("Content-Type", "application/json").end(doc.toString());
-            }
-        }
-
-        @Override
-        public void onError(String message) {
-            if (resp.closed()) {
                 return;
             }
-            ApiException e = new ApiException(500, message, "server_error", null, null);
-            if (req.stream() && headersSent) {
-                ObjectNode err = mapper.createObjectNode();
-                err.putObject("error").put("message", message).put("type", "server_error");
-                send(err);
-                end();
-            } else {
-                sendError(resp, e);
+            ObjectNode doc = mapper.createObjectNode().put("id", id)
+                    .put("object", req.chat() ? "chat.completion" : "text_completion").put("created", created)
+                    .put("model", holder.servedName());
+            ArrayNode list = doc.putArray("choices");
+            for (Choice c : choices) {
+                ObjectNode choice = list.addObject().put("index", c.index);
+                if (req.chat()) {
+                    choice.putObject("message").put("role", "assistant").put("content", c.text.toString());
+                    choice.set("logprobs", req.params().logprobs()
+                            ? mapper.createObjectNode().set("content", c.logprobContent) : null);
+                } else {
+                    choice.put("text", c.text.toString());
+                    choice.set("logprobs", req.params().logprobs() ? c.legacyLogprobs : null);
+                }
+                choice.put("finish_reason", c.finish.apiName());
             }
+            doc.set("usage", usage);
+            resp.putHeader("Content-Type", "application/json").end(doc.toString());
         }
 
-        private ObjectNode chunk() {
+        /** A chunk for choice {@code index}, or with no choice at all when index < 0 (the usage chunk). */
+        private ObjectNode chunk(int index) {
             ObjectNode c = mapper.createObjectNode().put("id", id)
                     .put("object", req.chat() ? "chat.completion.chunk" : "text_completion").put("created", created)
                     .put("model", holder.servedName());
-            c.putArray("choices").addObject().put("index", 0);
+            ArrayNode list = c.putArray("choices");
+            if (index >= 0) {
+                list.addObject().put("index", index);
+            }
             if (req.includeUsage()) {
                 c.putNull("usage");
             }
@@ -372,13 +449,15 @@ public class OpenAiRoutes {
                 resp.setChunked(true).putHeader("Content-Type", "text/event-stream")
                         .putHeader("Cache-Control", "no-cache").putHeader("X-Accel-Buffering", "no");
                 if (req.chat()) {
-                    // The first chunk carries the role, as OpenAI's does.
-                    ObjectNode role = chunk();
-                    ObjectNode choice = (ObjectNode) role.get("choices").get(0);
-                    choice.putObject("delta").put("role", "assistant").put("content", "");
-                    choice.putNull("logprobs");
-                    choice.putNull("finish_reason");
-                    write(role);
+                    // The first chunk of each choice carries the role, as OpenAI's does.
+                    for (Choice c : choices) {
+                        ObjectNode role = chunk(c.index);
+                        ObjectNode choice = (ObjectNode) role.get("choices").get(0);
+                        choice.putObject("delta").put("role", "assistant").put("content", "");
+                        choice.putNull("logprobs");
+                        choice.putNull("finish_reason");
+                        write(role);
+                    }
                 }
             }
             write(event);
@@ -388,7 +467,7 @@ public class OpenAiRoutes {
             try {
                 resp.write("data: " + event + "\n\n");
             } catch (IllegalStateException e) {
-                // closed meanwhile: the close handler cancels the sequence
+                // closed meanwhile: the close handler cancels the sequences
             }
         }
 
@@ -404,27 +483,15 @@ public class OpenAiRoutes {
             }
         }
 
-        private ObjectNode chatLogprob(GeneratedToken token) {
+        private ObjectNode chatLogprob(GenerationListener.GeneratedToken token) {
             ObjectNode o = mapper.createObjectNode().put("token", str(token.bytes())).put("logprob", token.logprob());
             o.set("bytes", bytes(token.bytes()));
             ArrayNode top = o.putArray("top_logprobs");
-            for (TopLogprob t : token.top()) {
+            for (GenerationListener.TopLogprob t : token.top()) {
                 ObjectNode e = top.addObject().put("token", str(t.bytes())).put("logprob", t.logprob());
                 e.set("bytes", bytes(t.bytes()));
             }
             return o;
-        }
-
-        private void addLegacy(ObjectNode lp, GeneratedToken token) {
-            ((ArrayNode) lp.get("tokens")).add(str(token.bytes()));
-            ((ArrayNode) lp.get("token_logprobs")).add(token.logprob());
-            ObjectNode top = mapper.createObjectNode();
-            for (TopLogprob t : token.top()) {
-                top.put(str(t.bytes()), t.logprob());
-            }
-            ((ArrayNode) lp.get("top_logprobs")).add(top);
-            ((ArrayNode) lp.get("text_offset")).add(textOffset);
-            textOffset += token.text().length();
         }
 
         private String str(byte[] b) {

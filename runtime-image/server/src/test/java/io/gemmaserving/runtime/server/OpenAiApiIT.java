@@ -124,6 +124,63 @@ class OpenAiApiIT {
         assertEquals("temperature", seen.path("error").path("param").asText(), out);
     }
 
+    private ChatCompletionCreateParams.Builder sampled(long n, long seed) {
+        return ChatCompletionCreateParams.builder().model(server.modelName).addUserMessage("Tell me about the moon.")
+                .maxCompletionTokens(12).temperature(1.0).topP(0.95).seed(seed).n(n);
+    }
+
+    @Test
+    void javaClientNChoicesAreSeededReproducibleAndStreamedByIndex() {
+        ChatCompletion two = client.chat().completions().create(sampled(2, 21).build());
+        assertEquals(2, two.choices().size());
+        assertEquals(List.of(0L, 1L), two.choices().stream().map(ChatCompletion.Choice::index).toList());
+        List<String> texts = two.choices().stream().map(c -> c.message().content().orElseThrow()).toList();
+        assertTrue(!texts.get(0).equals(texts.get(1)), "two sampled choices with different seeds differ: " + texts);
+
+        ChatCompletion again = client.chat().completions().create(sampled(2, 21).build());
+        assertEquals(texts, again.choices().stream().map(c -> c.message().content().orElseThrow()).toList(),
+                "the same seed gives the same choices");
+        ChatCompletion one = client.chat().completions().create(sampled(1, 21).build());
+        assertEquals(texts.get(0), one.choices().get(0).message().content().orElseThrow(), "choice 0 is the n = 1 answer");
+
+        var u2 = two.usage().orElseThrow();
+        var u1 = one.usage().orElseThrow();
+        assertEquals(u1.promptTokens(), u2.promptTokens(), "the prompt is counted once");
+        assertTrue(u2.completionTokens() > u1.completionTokens(), "completion tokens of both choices: " + u2);
+        assertEquals(u2.promptTokens() + u2.completionTokens(), u2.totalTokens());
+
+        StringBuilder[] streamed = {new StringBuilder(), new StringBuilder()};
+        String[] finish = new String[2];
+        long[] usage = {-1};
+        try (StreamResponse<ChatCompletionChunk> s = client.chat().completions().createStreaming(sampled(2, 21)
+                .streamOptions(ChatCompletionStreamOptions.builder().includeUsage(true).build()).build())) {
+            s.stream().forEach(chunk -> {
+                chunk.usage().ifPresent(u -> usage[0] = u.completionTokens());
+                for (var c : chunk.choices()) {
+                    int i = (int) c.index();
+                    c.delta().content().ifPresent(streamed[i]::append);
+                    c.finishReason().ifPresent(f -> finish[i] = f.asString());
+                }
+            });
+        }
+        assertEquals(texts, List.of(streamed[0].toString(), streamed[1].toString()), "streamed choices by index");
+        assertEquals(two.choices().get(0).finishReason().asString(), finish[0]);
+        assertEquals(two.choices().get(1).finishReason().asString(), finish[1]);
+        assertEquals(u2.completionTokens(), usage[0]);
+    }
+
+    @Test
+    void penaltiesChangeTheGreedyContinuation() {
+        CompletionCreateParams.Builder b = CompletionCreateParams.builder().model(server.modelName)
+                .prompt("one two one two one two one two one two one two").maxTokens(16).temperature(0.0);
+        String plain = client.completions().create(b.build()).choices().get(0).text();
+        String frequency = client.completions().create(b.frequencyPenalty(2.0).build()).choices().get(0).text();
+        String presence = client.completions().create(b.frequencyPenalty(0.0).presencePenalty(2.0).build())
+                .choices().get(0).text();
+        assertTrue(!frequency.equals(plain), "frequency_penalty 2 changed the greedy text: " + plain);
+        assertTrue(!presence.equals(plain), "presence_penalty 2 changed the greedy text: " + plain);
+    }
+
     @Test
     void apiKeyIsRequiredOnTheApiButNotOnProbes() throws Exception {
         String body = "{\"model\":\"" + server.modelName + "\",\"prompt\":\"hi\",\"max_tokens\":1}";
@@ -147,8 +204,12 @@ class OpenAiApiIT {
             {"/v1/chat/completions", "{\"model\":\"" + m + "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":0}", "max_tokens", null},
             {"/v1/chat/completions", "{\"model\":\"" + m + "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":1000000}", "max_tokens", "context_length_exceeded"},
             {"/v1/chat/completions", "{\"model\":\"" + m + "\",\"messages\":[]}", "messages", null},
+            {"/v1/chat/completions", "{\"model\":\"" + m + "\",\"messages\":[{\"role\":\"assistant\",\"content\":\"\"}]}", "messages", null},
             {"/v1/completions", "{\"model\":\"" + m + "\",\"prompt\":\"" + longPrompt + "\"}", "prompt", "context_length_exceeded"},
             {"/v1/completions", "{\"model\":\"" + m + "\",\"prompt\":\"hi\",\"top_p\":1.5}", "top_p", null},
+            {"/v1/completions", "{\"model\":\"" + m + "\",\"prompt\":\"hi\",\"n\":0}", "n", null},
+            {"/v1/completions", "{\"model\":\"" + m + "\",\"prompt\":\"hi\",\"n\":100}", "n", null},
+            {"/v1/completions", "{\"model\":\"" + m + "\",\"prompt\":\"hi\",\"frequency_penalty\":2.5}", "frequency_penalty", null},
         };
         for (Object[] c : cases) {
             HttpResponse<String> r = server.post((String) c[0], (String) c[1], "Authorization", auth());

@@ -13,6 +13,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.IntFunction;
 
 /**
  * Continuous batching: one thread owns the model and runs steps; each step is one {@link InferenceModel#forward}
@@ -99,6 +100,23 @@ public final class BatchScheduler implements AutoCloseable {
      * @throws IllegalArgumentException when the prompt is empty or leaves no room to generate in the context
      */
     public Handle submit(int[] prompt, GenerationParams params, GenerationListener listener) throws QueueFullException {
+        return submit(prompt, params, 1, i -> listener);
+    }
+
+    /**
+     * Queues {@code n} sequences for one request (OpenAI's {@code n}: several choices for the same prompt), all or
+     * none. Each is an ordinary sequence with its own KV cache and sampler, batched with everything else; choice
+     * {@code i} samples with {@link GenerationParams#choiceSeed} of the request's seed, so choice 0 is what the same
+     * request with n = 1 gives and every choice is reproducible. Without a seed each choice draws its own.
+     *
+     * @param listeners the listener of choice {@code i} (0..n-1)
+     * @return one handle that cancels every choice
+     * @throws QueueFullException       when the n sequences do not fit in the queue, or the scheduler drains
+     * @throws IllegalArgumentException when the prompt is empty or leaves no room to generate in the context, or n
+     *                                  is beyond what the queue and the running slots can ever hold
+     */
+    public Handle submit(int[] prompt, GenerationParams params, int n, IntFunction<GenerationListener> listeners)
+            throws QueueFullException {
         if (prompt.length == 0) {
             throw new IllegalArgumentException("the prompt has no tokens");
         }
@@ -106,24 +124,38 @@ public final class BatchScheduler implements AutoCloseable {
             throw new IllegalArgumentException("the prompt has " + prompt.length + " tokens; this server's context is "
                     + config.maxContextLength() + " tokens (prompt plus at least one generated token)");
         }
-        long seed = params.seed() != null ? params.seed() : ThreadLocalRandom.current().nextLong();
-        Sequence seq = new Sequence(this, prompt.clone(), params, listener, seed);
+        if (n < 1 || n > maxChoices()) {
+            throw new IllegalArgumentException("n must be between 1 and " + maxChoices() + " on this server, got " + n);
+        }
+        List<Sequence> seqs = new ArrayList<>(n);
+        int[] promptCopy = prompt.clone();
+        for (int i = 0; i < n; i++) {
+            long seed = params.seed() != null ? GenerationParams.choiceSeed(params.seed(), i)
+                    : ThreadLocalRandom.current().nextLong();
+            seqs.add(new Sequence(this, promptCopy, params, listeners.apply(i), seed));
+        }
         lock.lock();
         try {
             if (!accepting) {
                 throw new QueueFullException("the server is shutting down", true);
             }
-            if (waiting.size() >= config.maxWaitingRequests() && !(runningCount + waiting.size() < config.maxConcurrentSequences())) {
-                throw new QueueFullException("too many requests waiting (" + waiting.size() + "); retry later", false);
+            int w = waiting.size();
+            if (w + n > config.maxWaitingRequests() && runningCount + w + n > config.maxConcurrentSequences()) {
+                throw new QueueFullException("too many requests waiting (" + w + "); retry later", false);
             }
-            waiting.add(seq);
+            waiting.addAll(seqs);
             waitingCount = waiting.size();
             wakeRequested = true;
             wake.signal();
         } finally {
             lock.unlock();
         }
-        return seq;
+        return n == 1 ? seqs.get(0) : () -> seqs.forEach(Sequence::cancel);
+    }
+
+    /** The largest n one request may ask for: what the queue or the running slots can hold at once. */
+    public int maxChoices() {
+        return Math.max(config.maxWaitingRequests(), config.maxConcurrentSequences());
     }
 
     public int waitingRequests() {

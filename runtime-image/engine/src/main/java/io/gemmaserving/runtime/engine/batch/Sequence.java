@@ -26,7 +26,8 @@ final class Sequence implements BatchScheduler.Handle {
         this.prompt = prompt;
         this.params = params;
         this.listener = listener;
-        this.sampler = new TokenSampler(params.temperature(), params.topP(), seed);
+        this.sampler = new TokenSampler(params.temperature(), params.topP(), params.presencePenalty(),
+                params.frequencyPenalty(), seed);
         this.text = new TextAssembler(params.stop());
     }
 

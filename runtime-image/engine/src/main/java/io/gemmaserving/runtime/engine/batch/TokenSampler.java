@@ -1,6 +1,8 @@
 package io.gemmaserving.runtime.engine.batch;
 
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
@@ -10,20 +12,66 @@ import java.util.SplittableRandom;
  * <p>Greedy at temperature 0; otherwise softmax(logits / T), restricted to the top-p nucleus, sampled by inverse
  * CDF. The nucleus is found without sorting the whole vocabulary (262k entries for Gemma 3): only tokens whose
  * probability can matter, p >= (1 - topP) / (n - 1), are sorted (the same cut mukel/llama3.java makes).
+ *
+ * <p>Before that, OpenAI's presence and frequency penalties, over the tokens this sampler has picked so far (the
+ * sequence's own output, not its prompt): {@code logit[t] -= frequency * count(t) + presence * (count(t) > 0)}.
+ * They touch only the tokens already generated, in place, and are undone after the pick, so the caller's logits
+ * (from which logprobs are reported) stay the model's raw ones.
  */
 final class TokenSampler {
 
     private final double temperature;
     private final double topP;
+    private final double presencePenalty;
+    private final double frequencyPenalty;
     private final SplittableRandom random;
+    /** How often each token was picked; kept only when a penalty is on. */
+    private final Map<Integer, Integer> counts = new HashMap<>();
 
     TokenSampler(double temperature, double topP, long seed) {
+        this(temperature, topP, 0, 0, seed);
+    }
+
+    TokenSampler(double temperature, double topP, double presencePenalty, double frequencyPenalty, long seed) {
         this.temperature = temperature;
         this.topP = topP;
+        this.presencePenalty = presencePenalty;
+        this.frequencyPenalty = frequencyPenalty;
         this.random = new SplittableRandom(seed);
     }
 
+    /** Picks the next token (and counts it for the penalties). {@code logits} is unchanged on return. */
     int sample(float[] logits) {
+        if (presencePenalty == 0 && frequencyPenalty == 0) {
+            return pick(logits);
+        }
+        int[] ids = new int[counts.size()];
+        float[] saved = new float[ids.length];
+        int k = 0;
+        for (var e : counts.entrySet()) {
+            int t = e.getKey();
+            ids[k] = t;
+            saved[k++] = logits[t];
+            logits[t] = penalized(logits[t], e.getValue());
+        }
+        int token;
+        try {
+            token = pick(logits);
+        } finally {
+            for (int i = 0; i < ids.length; i++) {
+                logits[ids[i]] = saved[i];
+            }
+        }
+        counts.merge(token, 1, Integer::sum);
+        return token;
+    }
+
+    /** One logit after the penalties, for a token generated {@code count} times. */
+    private float penalized(float logit, int count) {
+        return count == 0 ? logit : (float) (logit - (frequencyPenalty * count + presencePenalty));
+    }
+
+    private int pick(float[] logits) {
         if (temperature == 0) {
             return argmax(logits);
         }

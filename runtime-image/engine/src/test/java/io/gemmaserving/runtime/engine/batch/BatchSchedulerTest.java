@@ -182,6 +182,111 @@ class BatchSchedulerTest {
         assertEquals(FinishReason.CANCELLED, c.await());
     }
 
+    /** Greedy with OpenAI's frequency/presence penalties, computed by hand over the generated tokens. */
+    private static List<Integer> referencePenalizedGreedy(int[] prompt, int maxTokens, double presence, double frequency) {
+        List<Integer> history = new ArrayList<>();
+        for (int t : prompt) {
+            history.add(t);
+        }
+        List<Integer> out = new ArrayList<>();
+        for (int i = 0; i < maxTokens; i++) {
+            float[] l = FakeModel.logitsFor(history, 100);
+            for (int t = 0; t < l.length; t++) {
+                int count = 0;
+                for (int g : out) {
+                    count += g == t ? 1 : 0;
+                }
+                l[t] = (float) (l[t] - frequency * count - (count > 0 ? presence : 0));
+            }
+            int next = TokenSampler.argmax(l);
+            if (next == 1 || next == 2) {
+                break;
+            }
+            out.add(next);
+            history.add(next);
+        }
+        return out;
+    }
+
+    @Test
+    void penaltiesFromTheRequestReachTheSampler() throws Exception {
+        int[] p = prompt(5, 7);
+        try (BatchScheduler s = new BatchScheduler(new FakeModel(100), new BatchScheduler.Config(256, 2, 4, 8)).start()) {
+            Collector plain = new Collector();
+            Collector penalized = new Collector();
+            s.submit(p, GenerationParams.greedy(40), plain);
+            s.submit(p, new GenerationParams(40, 0, 1, null, List.of(), false, 0, 0.5, 1.5), penalized);
+            plain.await();
+            penalized.await();
+            assertEquals(referenceGreedy(p, 40, 100), plain.tokens);
+            assertEquals(referencePenalizedGreedy(p, 40, 0.5, 1.5), penalized.tokens);
+            assertTrue(!plain.tokens.equals(penalized.tokens), "the penalties changed the greedy output");
+            assertTrue(penalized.tokens.stream().distinct().count() > plain.tokens.stream().distinct().count(),
+                    "penalized output uses more distinct tokens: " + plain.tokens + " vs " + penalized.tokens);
+        }
+    }
+
+    private static List<String> choices(BatchScheduler s, int[] p, GenerationParams params, int n) throws Exception {
+        List<Collector> cs = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            cs.add(new Collector());
+        }
+        s.submit(p, params, n, cs::get);
+        List<String> out = new ArrayList<>();
+        for (Collector c : cs) {
+            assertEquals(FinishReason.LENGTH, c.await());
+            assertEquals(params.maxTokens(), c.completionTokens);
+            out.add(c.result());
+        }
+        return out;
+    }
+
+    @Test
+    void nChoicesAreSeparateSeededSequencesAndReproducible() throws Exception {
+        int[] p = prompt(6, 9);
+        GenerationParams params = new GenerationParams(25, 1.0, 1.0, 77L, List.of(), false, 0);
+        FakeModel model = new FakeModel(100);
+        try (BatchScheduler s = new BatchScheduler(model, new BatchScheduler.Config(256, 4, 8, 4)).start()) {
+            Collector single = new Collector();
+            s.submit(p, params, single);
+            single.await();
+            List<String> first = choices(s, p, params, 3);
+            assertEquals(single.result(), first.get(0), "choice 0 is what n = 1 with the same seed gives");
+            assertEquals(3, first.stream().distinct().count(), "three choices, three different samples: " + first);
+            // again, now batched with an unrelated request: every choice is the same again
+            model.delayMillis = 1;
+            Collector other = new Collector();
+            s.submit(prompt(7, 5), new GenerationParams(25, 1.0, 1.0, 3L, List.of(), false, 0), other);
+            assertEquals(first, choices(s, p, params, 3));
+            other.await();
+        }
+        assertTrue(model.calls.stream().anyMatch(c -> c[0] >= 3), "the choices ran in the same forward passes");
+    }
+
+    @Test
+    void nChoicesAreQueuedAllOrNoneAndCancelledTogether() throws Exception {
+        FakeModel model = new FakeModel(100);
+        model.delayMillis = 5;
+        try (BatchScheduler s = new BatchScheduler(model, new BatchScheduler.Config(4096, 2, 2, 8)).start()) {
+            assertThrows(IllegalArgumentException.class, () -> s.submit(prompt(1, 4), GenerationParams.greedy(3), 3,
+                    i -> new Collector()), "n = 3 can never fit 2 slots and 2 waiting places");
+            Collector running = new Collector();
+            s.submit(prompt(1, 4), GenerationParams.greedy(4000), running);
+            waitFor(() -> s.runningRequests() == 1);
+            List<Collector> two = List.of(new Collector(), new Collector());
+            BatchScheduler.Handle h = s.submit(prompt(2, 4), GenerationParams.greedy(4000), 2, two::get);
+            waitFor(() -> s.runningRequests() == 2 && s.waitingRequests() == 1);
+            assertThrows(QueueFullException.class, () -> s.submit(prompt(3, 4), GenerationParams.greedy(3), 2,
+                    i -> new Collector()), "1 waiting + 2 is beyond 2 waiting places");
+            assertEquals(1, s.waitingRequests(), "nothing of the refused request was queued");
+            h.cancel();
+            for (Collector c : two) {
+                assertEquals(FinishReason.CANCELLED, c.await());
+            }
+            waitFor(() -> s.runningRequests() == 1 && s.waitingRequests() == 0);
+        }
+    }
+
     private static void waitFor(java.util.function.BooleanSupplier condition) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         while (!condition.getAsBoolean()) {
