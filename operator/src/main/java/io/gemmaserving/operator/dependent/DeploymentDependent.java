@@ -27,9 +27,6 @@ import io.gemmaserving.operator.plan.ModelPlan;
 import io.gemmaserving.operator.plan.ModelPlanner;
 import io.javaoperatorsdk.operator.api.config.informer.Informer;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
-import io.javaoperatorsdk.operator.api.reconciler.dependent.ReconcileResult;
-import io.javaoperatorsdk.operator.processing.event.ResourceID;
-import io.javaoperatorsdk.operator.processing.dependent.kubernetes.CRUDKubernetesDependentResource;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.KubernetesDependent;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -41,7 +38,7 @@ import java.util.Map;
  * stop, the restricted security context, the weights (modelcar sidecar, image volume or PVC) and the GPUs.
  */
 @KubernetesDependent(informer = @Informer(labelSelector = Children.MANAGED_SELECTOR))
-public class DeploymentDependent extends CRUDKubernetesDependentResource<Deployment, GemmaModel> {
+public class DeploymentDependent extends RuntimeHeldDependent<Deployment> {
 
     public static final String RUNTIME_CONTAINER = "runtime";
     /** Seconds the pod stays in the endpoints after it is told to stop, so no new request lands on it mid-drain. */
@@ -51,19 +48,6 @@ public class DeploymentDependent extends CRUDKubernetesDependentResource<Deploym
 
     public DeploymentDependent() {
         super(Deployment.class);
-    }
-
-    /** Found by name (the model's) rather than from desired(), which cannot be built while the runtime is missing. */
-    @Override
-    protected ResourceID targetSecondaryResourceID(GemmaModel primary, Context<GemmaModel> context) {
-        return ResourceID.fromResource(primary);
-    }
-
-    /** While the model's runtime is missing, the Deployment stays as it is (see ModelPlan#runtimeMissing). */
-    @Override
-    protected ReconcileResult<Deployment> reconcile(GemmaModel primary, Deployment actual, Context<GemmaModel> context) {
-        return Plans.of(primary, context).runtimeMissing() ? ReconcileResult.noOperation(actual)
-                : super.reconcile(primary, actual, context);
     }
 
     @Override

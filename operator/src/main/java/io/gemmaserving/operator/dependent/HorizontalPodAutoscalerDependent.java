@@ -7,9 +7,6 @@ import io.gemmaserving.operator.api.GemmaModel;
 import io.gemmaserving.operator.plan.ModelPlan;
 import io.javaoperatorsdk.operator.api.config.informer.Informer;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
-import io.javaoperatorsdk.operator.api.reconciler.dependent.ReconcileResult;
-import io.javaoperatorsdk.operator.processing.event.ResourceID;
-import io.javaoperatorsdk.operator.processing.dependent.kubernetes.CRUDKubernetesDependentResource;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.KubernetesDependent;
 
 /**
@@ -17,24 +14,10 @@ import io.javaoperatorsdk.operator.processing.dependent.kubernetes.KubernetesDep
  * gemma_requests_waiting, as a Prometheus adapter serves it through custom.metrics.k8s.io), averaged per pod.
  */
 @KubernetesDependent(informer = @Informer(labelSelector = Children.MANAGED_SELECTOR))
-public class HorizontalPodAutoscalerDependent extends CRUDKubernetesDependentResource<HorizontalPodAutoscaler, GemmaModel> {
+public class HorizontalPodAutoscalerDependent extends RuntimeHeldDependent<HorizontalPodAutoscaler> {
 
     public HorizontalPodAutoscalerDependent() {
         super(HorizontalPodAutoscaler.class);
-    }
-
-    /** Found by name (the model's) rather than from desired(), which cannot be built while the runtime is missing. */
-    @Override
-    protected ResourceID targetSecondaryResourceID(GemmaModel primary, Context<GemmaModel> context) {
-        return ResourceID.fromResource(primary);
-    }
-
-    /** While the model's runtime is missing, the HPA stays as it is (see ModelPlan#runtimeMissing). */
-    @Override
-    protected ReconcileResult<HorizontalPodAutoscaler> reconcile(GemmaModel primary, HorizontalPodAutoscaler actual,
-                                                                 Context<GemmaModel> context) {
-        return Plans.of(primary, context).runtimeMissing() ? ReconcileResult.noOperation(actual)
-                : super.reconcile(primary, actual, context);
     }
 
     @Override

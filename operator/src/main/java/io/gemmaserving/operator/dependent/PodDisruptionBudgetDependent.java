@@ -7,31 +7,14 @@ import io.gemmaserving.operator.api.GemmaModel;
 import io.gemmaserving.operator.plan.ModelPlan;
 import io.javaoperatorsdk.operator.api.config.informer.Informer;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
-import io.javaoperatorsdk.operator.api.reconciler.dependent.ReconcileResult;
-import io.javaoperatorsdk.operator.processing.event.ResourceID;
-import io.javaoperatorsdk.operator.processing.dependent.kubernetes.CRUDKubernetesDependentResource;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.KubernetesDependent;
 
 /** At most one pod of a multi-replica model evicted at a time (a drain never takes the whole model down). */
 @KubernetesDependent(informer = @Informer(labelSelector = Children.MANAGED_SELECTOR))
-public class PodDisruptionBudgetDependent extends CRUDKubernetesDependentResource<PodDisruptionBudget, GemmaModel> {
+public class PodDisruptionBudgetDependent extends RuntimeHeldDependent<PodDisruptionBudget> {
 
     public PodDisruptionBudgetDependent() {
         super(PodDisruptionBudget.class);
-    }
-
-    /** Found by name (the model's) rather than from desired(), which cannot be built while the runtime is missing. */
-    @Override
-    protected ResourceID targetSecondaryResourceID(GemmaModel primary, Context<GemmaModel> context) {
-        return ResourceID.fromResource(primary);
-    }
-
-    /** While the model's runtime is missing, the PodDisruptionBudget stays as it is (see ModelPlan#runtimeMissing). */
-    @Override
-    protected ReconcileResult<PodDisruptionBudget> reconcile(GemmaModel primary, PodDisruptionBudget actual,
-                                                             Context<GemmaModel> context) {
-        return Plans.of(primary, context).runtimeMissing() ? ReconcileResult.noOperation(actual)
-                : super.reconcile(primary, actual, context);
     }
 
     @Override

@@ -3,11 +3,8 @@ package io.gemmaserving.operator.dependent;
 import io.gemmaserving.operator.api.GemmaModel;
 import io.gemmaserving.operator.plan.ModelPlan;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
-import io.javaoperatorsdk.operator.api.reconciler.dependent.ReconcileResult;
-import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.api.config.informer.Informer;
 import io.javaoperatorsdk.operator.processing.GroupVersionKind;
-import io.javaoperatorsdk.operator.processing.dependent.kubernetes.CRUDKubernetesDependentResource;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.KubernetesDependent;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -18,26 +15,12 @@ import java.util.Map;
  * (threshold = target per pod, so KEDA's AverageValue gives pods = waiting / target). Only when KEDA's API exists.
  */
 @KubernetesDependent(informer = @Informer(labelSelector = Children.MANAGED_SELECTOR))
-public class ScaledObjectDependent extends CRUDKubernetesDependentResource<OptionalKinds.ScaledObject, GemmaModel> {
+public class ScaledObjectDependent extends RuntimeHeldDependent<OptionalKinds.ScaledObject> {
 
     public static final GroupVersionKind GVK = new GroupVersionKind("keda.sh", "v1alpha1", "ScaledObject");
 
     public ScaledObjectDependent() {
         super(OptionalKinds.ScaledObject.class);
-    }
-
-    /** Found by name (the model's) rather than from desired(), which cannot be built while the runtime is missing. */
-    @Override
-    protected ResourceID targetSecondaryResourceID(GemmaModel primary, Context<GemmaModel> context) {
-        return ResourceID.fromResource(primary);
-    }
-
-    /** While the model's runtime is missing, the ScaledObject stays as it is (see ModelPlan#runtimeMissing). */
-    @Override
-    protected ReconcileResult<OptionalKinds.ScaledObject> reconcile(GemmaModel primary, OptionalKinds.ScaledObject actual,
-                                                                    Context<GemmaModel> context) {
-        return Plans.of(primary, context).runtimeMissing() ? ReconcileResult.noOperation(actual)
-                : super.reconcile(primary, actual, context);
     }
 
     @Override
