@@ -4,13 +4,6 @@
 # $GEMMA_CACHE/venv-hf, shared with make_tiny_gemma.sh, because torch is large. Needs $GEMMA_270M_GGUF (hack/setup.sh).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-source "$here/env.sh"
-venv="$GEMMA_CACHE/venv-hf"
-want="torch==2.15.0 transformers==5.23.0 accelerate safetensors gguf==0.19.0 numpy tokenizers"
-if [ ! -f "$venv/.installed" ] || [ "$(cat "$venv/.installed")" != "$want" ]; then
-  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check $want
-  echo "$want" > "$venv/.installed"
-fi
+source "$here/venv-hf.sh"
 [ -f "$GEMMA_270M_GGUF" ] || { echo "GEMMA_270M_GGUF ($GEMMA_270M_GGUF) is missing: run hack/setup.sh" >&2; exit 1; }
 exec "$venv/bin/python" "$here/make_gemma270m_reference.py" "$GEMMA_270M_GGUF"
