@@ -22,20 +22,7 @@ class BatchSchedulerTest {
 
     /** Greedy output computed by hand: the whole prompt at once, then one token at a time, no scheduler. */
     private static List<Integer> referenceGreedy(int[] prompt, int maxTokens, float endBias) {
-        List<Integer> history = new ArrayList<>();
-        for (int t : prompt) {
-            history.add(t);
-        }
-        List<Integer> out = new ArrayList<>();
-        for (int i = 0; i < maxTokens; i++) {
-            int next = TokenSampler.argmax(FakeModel.logitsFor(history, endBias));
-            if (next == 1 || next == 2) {
-                break;
-            }
-            out.add(next);
-            history.add(next);
-        }
-        return out;
+        return referencePenalizedGreedy(prompt, maxTokens, endBias, 0, 0);
     }
 
     @Test
@@ -183,14 +170,15 @@ class BatchSchedulerTest {
     }
 
     /** Greedy with OpenAI's frequency/presence penalties, computed by hand over the generated tokens. */
-    private static List<Integer> referencePenalizedGreedy(int[] prompt, int maxTokens, double presence, double frequency) {
+    private static List<Integer> referencePenalizedGreedy(int[] prompt, int maxTokens, float endBias, double presence,
+                                                          double frequency) {
         List<Integer> history = new ArrayList<>();
         for (int t : prompt) {
             history.add(t);
         }
         List<Integer> out = new ArrayList<>();
         for (int i = 0; i < maxTokens; i++) {
-            float[] l = FakeModel.logitsFor(history, 100);
+            float[] l = FakeModel.logitsFor(history, endBias);
             for (int t = 0; t < l.length; t++) {
                 int count = 0;
                 for (int g : out) {
@@ -219,7 +207,7 @@ class BatchSchedulerTest {
             plain.await();
             penalized.await();
             assertEquals(referenceGreedy(p, 40, 100), plain.tokens);
-            assertEquals(referencePenalizedGreedy(p, 40, 0.5, 1.5), penalized.tokens);
+            assertEquals(referencePenalizedGreedy(p, 40, 100, 0.5, 1.5), penalized.tokens);
             assertTrue(!plain.tokens.equals(penalized.tokens), "the penalties changed the greedy output");
             assertTrue(penalized.tokens.stream().distinct().count() > plain.tokens.stream().distinct().count(),
                     "penalized output uses more distinct tokens: " + plain.tokens + " vs " + penalized.tokens);
