@@ -80,10 +80,19 @@ class OperatorOnClusterTest {
     }
 
     static Optional<String> condition(GenericKubernetesResource m, String type) {
+        return conditionField(m, type, "status");
+    }
+
+    static Optional<String> reason(GenericKubernetesResource m, String type) {
+        return conditionField(m, type, "reason");
+    }
+
+    /** A field ("status", "reason") of the model's condition of this type, if it has one. */
+    static Optional<String> conditionField(GenericKubernetesResource m, String type, String field) {
         JsonNode status = new ObjectMapper().valueToTree(m.getAdditionalProperties()).get("status");
         if (status == null || status.get("conditions") == null) return Optional.empty();
         for (JsonNode c : status.get("conditions")) {
-            if (type.equals(c.path("type").asText())) return Optional.of(c.path("status").asText());
+            if (type.equals(c.path("type").asText())) return Optional.of(c.path(field).asText());
         }
         return Optional.empty();
     }
@@ -203,15 +212,6 @@ class OperatorOnClusterTest {
         } finally {
             model(cluster, "auto").delete();
         }
-    }
-
-    static Optional<String> reason(GenericKubernetesResource m, String type) {
-        JsonNode status = new ObjectMapper().valueToTree(m.getAdditionalProperties()).get("status");
-        if (status == null || status.get("conditions") == null) return Optional.empty();
-        for (JsonNode c : status.get("conditions")) {
-            if (type.equals(c.path("type").asText())) return Optional.of(c.path("reason").asText());
-        }
-        return Optional.empty();
     }
 
     static GenericKubernetesResource servingRuntime(String name, String image) {

@@ -244,23 +244,29 @@ public class OpenAiRoutes {
             return choices[index];
         }
 
+        /** The completions API's logprobs object, its four parallel arrays empty. */
+        private ObjectNode newLegacyLogprobs() {
+            ObjectNode lp = mapper.createObjectNode();
+            lp.putArray("tokens");
+            lp.putArray("token_logprobs");
+            lp.putArray("top_logprobs");
+            lp.putArray("text_offset");
+            return lp;
+        }
+
         /** One choice: its text, logprobs and end. */
         private final class Choice implements GenerationListener {
             private final int index;
             private final StringBuilder text = new StringBuilder();
             /** Non-streaming logprobs, accumulated in the API's shape. */
             private final ArrayNode logprobContent = mapper.createArrayNode();
-            private final ObjectNode legacyLogprobs = mapper.createObjectNode();
+            private final ObjectNode legacyLogprobs = newLegacyLogprobs();
             private int textOffset;
             private long last;
             private FinishReason finish;
 
             Choice(int index) {
                 this.index = index;
-                legacyLogprobs.putArray("tokens");
-                legacyLogprobs.putArray("token_logprobs");
-                legacyLogprobs.putArray("top_logprobs");
-                legacyLogprobs.putArray("text_offset");
             }
 
             @Override
@@ -293,11 +299,7 @@ public class OpenAiRoutes {
                     } else {
                         choice.put("text", token.text());
                         if (withLogprobs) {
-                            ObjectNode lp = mapper.createObjectNode();
-                            lp.putArray("tokens");
-                            lp.putArray("token_logprobs");
-                            lp.putArray("top_logprobs");
-                            lp.putArray("text_offset");
+                            ObjectNode lp = newLegacyLogprobs();
                             addLegacy(lp, token);
                             choice.set("logprobs", lp);
                         } else {
