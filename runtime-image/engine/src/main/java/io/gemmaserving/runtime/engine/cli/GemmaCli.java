@@ -5,6 +5,7 @@ import io.gemmaserving.runtime.engine.GemmaTokenizer.ChatMessage;
 import io.gemmaserving.runtime.engine.InferenceModel;
 import io.gemmaserving.runtime.engine.model.GemmaModel;
 import io.gemmaserving.runtime.engine.model.ModelLoader;
+import io.gemmaserving.runtime.engine.model.Numerics;
 import io.gemmaserving.runtime.engine.reference.LlamaCpp;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -29,7 +30,7 @@ import picocli.CommandLine.Option;
 public final class GemmaCli {
 
     public static void main(String[] args) {
-        CommandLine cl = new CommandLine(new GemmaCli());
+        CommandLine cl = new CommandLine(new GemmaCli()).setCaseInsensitiveEnumValuesAllowed(true);
         // Bad input: one line, no stack trace.
         cl.setExecutionExceptionHandler((e, c, p) -> {
             c.getErr().println("error: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
@@ -45,9 +46,12 @@ public final class GemmaCli {
         int threads;
         @Option(names = "--backend", defaultValue = "auto", description = "auto, vector, scalar")
         String backend;
+        @Option(names = "--numerics", defaultValue = "F32",
+                description = "F32 (default), or GGML to round as llama.cpp does (for comparing with it)")
+        Numerics numerics;
 
         GemmaModel load() throws Exception {
-            return ModelLoader.load(model, new ModelLoader.Options(backend, threads));
+            return ModelLoader.load(model, new ModelLoader.Options(backend, threads, numerics));
         }
     }
 

@@ -4,6 +4,7 @@ import io.gemmaserving.runtime.engine.GemmaTokenizer;
 import io.gemmaserving.runtime.engine.InferenceModel;
 import io.gemmaserving.runtime.engine.ModelInfo;
 import io.gemmaserving.runtime.engine.backend.Backend;
+import io.gemmaserving.runtime.engine.backend.GgmlRoundingBackend;
 import io.gemmaserving.runtime.engine.tensor.WeightTensor;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -35,6 +36,7 @@ public final class GemmaModel implements InferenceModel {
     private final ForkJoinPool pool; // null: run on the calling thread
     private final ModelInfo info;
     private final AutoCloseable resource;
+    private final Numerics numerics;
     private final int vocab;
     private final OpTimes times = new OpTimes();
 
@@ -62,10 +64,17 @@ public final class GemmaModel implements InferenceModel {
      */
     public GemmaModel(String name, GemmaConfig cfg, GemmaWeights weights, GemmaTokenizer tokenizer, Backend backend,
                       int threads, AutoCloseable resource) {
+        this(name, cfg, weights, tokenizer, backend, threads, resource, Numerics.F32);
+    }
+
+    /** @param numerics {@link Numerics#GGML} wraps the backend in a {@link GgmlRoundingBackend} */
+    public GemmaModel(String name, GemmaConfig cfg, GemmaWeights weights, GemmaTokenizer tokenizer, Backend backend,
+                      int threads, AutoCloseable resource, Numerics numerics) {
         this.cfg = cfg;
         this.w = weights;
         this.tokenizer = tokenizer;
-        this.backend = backend;
+        this.numerics = numerics;
+        this.backend = numerics == Numerics.GGML ? new GgmlRoundingBackend(backend) : backend;
         this.resource = resource;
         this.pool = threads > 1 ? new ForkJoinPool(threads) : null;
         this.vocab = Math.toIntExact(weights.tokenEmbd().rows());
@@ -87,6 +96,10 @@ public final class GemmaModel implements InferenceModel {
 
     public Backend backend() {
         return backend;
+    }
+
+    public Numerics numerics() {
+        return numerics;
     }
 
     /** Cumulative time per kind of operation since the last {@link OpTimes#reset()}. */
@@ -237,6 +250,9 @@ public final class GemmaModel implements InferenceModel {
                 for (int i = 0; i < hd; i++) {
                     q[off + i] *= qScale;
                 }
+                if (numerics == Numerics.GGML) { // llama.cpp's flash attention converts the query to fp16
+                    roundToF16(q, off, hd);
+                }
             }
             for (int h = 0; h < cfg.kvHeads(); h++) {
                 int off = r * kvDim + h * hd;
@@ -244,6 +260,10 @@ public final class GemmaModel implements InferenceModel {
                     rmsNorm(k, off, k, off, L.kNorm(), hd);
                 }
                 rope(k, off, r, local);
+                if (numerics == Numerics.GGML) { // llama.cpp's default KV cache is fp16
+                    roundToF16(k, off, hd);
+                    roundToF16(v, off, hd);
+                }
             }
         });
         times.other += System.nanoTime() - t0;
@@ -277,7 +297,7 @@ public final class GemmaModel implements InferenceModel {
         int ffn = cfg.ffn();
         parallelRows(T, r -> {
             for (int i = r * ffn, e = i + ffn; i < e; i++) {
-                gate[i] = geluTanh(gate[i]) * up[i];
+                gate[i] = (numerics == Numerics.GGML ? GgmlGelu.apply(gate[i]) : geluTanh(gate[i])) * up[i];
             }
         });
         times.other += System.nanoTime() - t0;
@@ -425,6 +445,38 @@ public final class GemmaModel implements InferenceModel {
     static float geluTanh(float x) {
         double u = 0.7978845608028654 * (x + 0.044715 * x * x * x);
         return (float) (x / (1.0 + Math.exp(-2.0 * u)));
+    }
+
+    private static void roundToF16(float[] a, int off, int n) {
+        for (int i = off; i < off + n; i++) {
+            a[i] = Float.float16ToFloat(Float.floatToFloat16(a[i]));
+        }
+    }
+
+    /**
+     * ggml's GELU ({@code ggml_vec_geglu_f32} with GGML_GELU_FP16, its default): the tanh approximation evaluated
+     * in float at every fp16 value once, looked up by the input rounded to fp16; identity above 10, zero below -10.
+     */
+    static final class GgmlGelu {
+        private static final float[] TABLE = new float[1 << 16];
+
+        static {
+            for (int h = 0; h < TABLE.length; h++) {
+                float x = Float.float16ToFloat((short) h);
+                float y = 0.5f * x * (1.0f + (float) Math.tanh(0.7978845608028654f * x * (1.0f + 0.044715f * x * x)));
+                TABLE[h] = Float.float16ToFloat(Float.floatToFloat16(y)); // the table holds fp16
+            }
+        }
+
+        static float apply(float x) {
+            if (x <= -10f) {
+                return 0f;
+            }
+            if (x >= 10f) {
+                return x;
+            }
+            return TABLE[Float.floatToFloat16(x) & 0xFFFF];
+        }
     }
 
     private static void softCap(float[] a, float cap) {

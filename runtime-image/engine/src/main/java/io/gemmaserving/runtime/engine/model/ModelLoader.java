@@ -31,7 +31,15 @@ public final class ModelLoader {
      * @param backend {@code auto}, {@code cpu}, {@code vector}, {@code scalar} (see {@link Backends#select})
      * @param threads compute threads; 0 = one per core
      */
-    public record Options(String backend, int threads) {
+    public record Options(String backend, int threads, Numerics numerics) {
+        public Options {
+            numerics = numerics == null ? Numerics.F32 : numerics;
+        }
+
+        public Options(String backend, int threads) {
+            this(backend, threads, Numerics.F32);
+        }
+
         public static Options defaults() {
             return new Options("auto", 0);
         }
@@ -51,8 +59,9 @@ public final class ModelLoader {
         GemmaModel m = Files.isDirectory(path) ? loadHf(path, options, threads) : loadGguf(path, options, threads);
         double s = (System.nanoTime() - t0) / 1e9;
         double mb = m.info().weightBytes() / 1e6;
-        LOG.log(Level.INFO, String.format("Loaded %s (%s) in %.2f s: %.0f MB of weights, %.0f MB/s; %s",
-                m.info().name(), m.backend().name(), s, mb, mb / s, m.config()));
+        LOG.log(Level.INFO, String.format("Loaded %s (%s%s) in %.2f s: %.0f MB of weights, %.0f MB/s; %s",
+                m.info().name(), m.backend().name(), m.numerics() == Numerics.F32 ? "" : ", numerics " + m.numerics(),
+                s, mb, mb / s, m.config()));
         return m;
     }
 
@@ -65,7 +74,7 @@ public final class ModelLoader {
             pageIn(gguf, name);
             GemmaTokenizer tok = SentencePieceTokenizer.fromGguf(gguf);
             Backend backend = Backends.select(options.backend(), threads);
-            return new GemmaModel(name, cfg, w, tok, backend, threads, gguf);
+            return new GemmaModel(name, cfg, w, tok, backend, threads, gguf, options.numerics());
         } catch (RuntimeException e) {
             gguf.close();
             throw e;
@@ -95,7 +104,7 @@ public final class ModelLoader {
                 LOG.log(Level.WARNING, dir + ": no tokenizer.json; the model takes token ids only");
             }
             Backend backend = Backends.select(options.backend(), threads);
-            return new GemmaModel(name, cfg, w, tok, backend, threads, st);
+            return new GemmaModel(name, cfg, w, tok, backend, threads, st, options.numerics());
         } catch (RuntimeException e) {
             st.close();
             throw e;

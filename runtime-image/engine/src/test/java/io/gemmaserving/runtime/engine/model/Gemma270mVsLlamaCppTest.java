@@ -18,7 +18,9 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * The real Gemma 3 270M (Q4_K_M GGUF) against llama.cpp on the same file: chat-templated prompts, 64 greedy tokens.
+ * The real Gemma 3 270M (Q4_K_M GGUF) against llama.cpp on the same file: chat-templated prompts, 64 greedy tokens,
+ * our model rounding as llama.cpp does ({@link #NUMERICS}; the float32 forward pass is held to the independent float32
+ * reference in {@link Gemma270mVsHfReferenceTest}).
  * llama.cpp runs live through FFM when its libraries are present (its default settings, see {@link #F32_ATTENTION});
  * otherwise its outputs come from the committed fixture {@code fixtures/gemma3-270m-llama-cpp.json}, written by
  * {@code hack/make_llama_cpp_fixture.sh} (this test with {@code -Dgemma.writeLlamaCppFixture=<file>}).
@@ -61,12 +63,20 @@ class Gemma270mVsLlamaCppTest {
      */
     static final boolean F32_ATTENTION = Boolean.getBoolean("gemma.llamaCppF32Attention");
     /**
-     * Prompts whose 64 greedy tokens must equal llama.cpp's exactly. The issue asks for five; against live llama.cpp
-     * on this machine 4 of these 10 match (0, 4, 5, 7: the others part at the near-ties printed by the test), so the
-     * letter is NOT met against llama.cpp here, and this is set to what was measured rather than hidden. Against the
-     * independent float32 reference all 10 match for 64 tokens ({@link Gemma270mVsHfReferenceTest}).
+     * Our rounding: {@link Numerics#GGML} by default (llama.cpp's int8 activations, fp16 GELU table, fp16 KV cache),
+     * or -Dgemma.numerics=F32 for our default float32 forward pass.
      */
-    static final int MIN_EXACT = 4;
+    static final Numerics NUMERICS = Numerics.valueOf(System.getProperty("gemma.numerics", "GGML"));
+    /**
+     * Prompts whose 64 greedy tokens must equal llama.cpp's exactly; the issue asks for five. Measured against live
+     * llama.cpp (defaults) on this machine: with {@link Numerics#GGML} 5 of 10 (largest teacher-forced gap 0.55), with
+     * {@link Numerics#F32} 4 of 10. Not more, because llama.cpp's int8 activations make its output chaotic in the last
+     * bit: a change of one float rounding upstream (tried: RoPE angles computed by repeated multiplication as ggml does,
+     * which moves float32 logits by 1e-5) flips some int8 roundings, and the logits then move by 0.1-0.4 on average.
+     * Matching it for 64 tokens on every prompt would take ggml's exact summation order in every kernel. Against the
+     * independent float32 reference all 10 match ({@link Gemma270mVsHfReferenceTest}).
+     */
+    static final int MIN_EXACT = 5;
     /** The original five first, then five more added (none removed, none chosen after seeing results). */
     static final List<String> PROMPTS = List.of(
             "What is the capital of France?",
@@ -88,7 +98,7 @@ class Gemma270mVsLlamaCppTest {
         Path fixture = TinyFixtures.fixtures().resolve("gemma3-270m-llama-cpp.json");
         String write = System.getProperty("gemma.writeLlamaCppFixture");
         LlamaCpp live = null;
-        try (GemmaModel m = ModelLoader.load(gguf, new ModelLoader.Options("auto", 2))) {
+        try (GemmaModel m = ModelLoader.load(gguf, new ModelLoader.Options("auto", 2, NUMERICS))) {
             int[][] prompts = new int[PROMPTS.size()][];
             for (int i = 0; i < prompts.length; i++) {
                 String text = m.tokenizer().applyChatTemplate(List.of(new ChatMessage("user", PROMPTS.get(i))), true);
@@ -190,6 +200,45 @@ class Gemma270mVsLlamaCppTest {
             if (live != null) {
                 live.close();
             }
+        }
+    }
+
+    /**
+     * One token, no attention to speak of (a query sees only its own key, so the output is its value): nothing but
+     * the weights, the matrix products, GELU and the norms decide the logits, and with llama.cpp's rounding
+     * ({@link Numerics#GGML}) ours equal llama.cpp's over the whole vocabulary for most tokens, not just rank for
+     * rank. Measured on these ten: seven equal within 1.2e-5, three differ by 1.6-2.6 (an int8 rounding that goes the
+     * other way somewhere: our float kernels sum in another order than ggml's integer dot products, a last-bit
+     * difference that a rounding step can turn into a whole quantization step, which the next layers amplify);
+     * with {@link Numerics#F32} none is within 0.48. A wrong dequantization, block layout, norm weight or activation
+     * rounding would move every token. Needs live llama.cpp (262144 logits per token are not worth a fixture).
+     */
+    @Test
+    void oneTokenLogitsEqualLlamaCppWithItsRounding() throws Exception {
+        String env = System.getenv("GEMMA_270M_GGUF");
+        assumeTrue(env != null && Files.isRegularFile(Path.of(env)), "GEMMA_270M_GGUF not set or absent (run hack/setup.sh)");
+        assumeTrue(LlamaCpp.available(), "llama.cpp unavailable: " + LlamaCpp.unavailableReason());
+        Path gguf = Path.of(env);
+        try (GemmaModel m = ModelLoader.load(gguf, new ModelLoader.Options("auto", 2, Numerics.GGML));
+             LlamaCpp llama = LlamaCpp.open(gguf, new LlamaCpp.Options(512, 512, 2))) {
+            // BOS, then the first token of each prompt on its own (no BOS): ten different rows of the embedding.
+            List<int[]> inputs = new java.util.ArrayList<>();
+            inputs.add(new int[] {2});
+            for (String p : PROMPTS.subList(0, 9)) {
+                inputs.add(new int[] {m.tokenizer().encode(p, false)[0]});
+            }
+            int equal = 0;
+            for (int[] tok : inputs) {
+                float[] ref = llama.logitsAfter(tok);
+                float[] ours = m.forward(List.of(new InferenceModel.Step(m.newKvCache(1), tok, true)))[0];
+                float max = 0;
+                for (int i = 0; i < ref.length; i++) {
+                    max = Math.max(max, Math.abs(ref[i] - ours[i]));
+                }
+                System.out.println("token " + tok[0] + ": largest logit difference to llama.cpp " + max);
+                equal += max <= 1e-4f ? 1 : 0;
+            }
+            assertTrue(equal >= 5, equal + " of " + inputs.size() + " one-token logit vectors equal llama.cpp's within 1e-4");
         }
     }
 

@@ -1,0 +1,55 @@
+package io.gemmaserving.runtime.engine.backend;
+
+import io.gemmaserving.runtime.engine.tensor.GgmlActivations;
+import io.gemmaserving.runtime.engine.tensor.WeightTensor;
+
+/**
+ * Another backend's kernels on activations rounded as llama.cpp rounds them ({@link GgmlActivations}): for
+ * comparing with llama.cpp token for token (numerics {@code ggml}). Costs one pass over the activations per
+ * product (a copy and a rounding of {@code batch x cols} floats), nothing per weight.
+ */
+public final class GgmlRoundingBackend implements Backend {
+
+    private static final ThreadLocal<float[]> ROUNDED = ThreadLocal.withInitial(() -> new float[0]);
+
+    private final Backend inner;
+
+    public GgmlRoundingBackend(Backend inner) {
+        this.inner = inner;
+    }
+
+    @Override
+    public String name() {
+        return inner.name();
+    }
+
+    @Override
+    public void matmul(WeightTensor w, float[] x, float[] out, int batch) {
+        Backends.checkShapes(w, x, out, batch);
+        int cols = w.cols();
+        float[] r = ROUNDED.get();
+        if (r.length < batch * cols) {
+            r = new float[batch * cols];
+            ROUNDED.set(r);
+        }
+        for (int b = 0; b < batch; b++) {
+            GgmlActivations.round(w.type(), x, b * cols, r, b * cols, cols);
+        }
+        inner.matmul(w, r, out, batch);
+    }
+
+    @Override
+    public float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        return inner.dot(a, aOff, b, bOff, n);
+    }
+
+    @Override
+    public void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int n) {
+        inner.axpy(alpha, x, xOff, y, yOff, n);
+    }
+
+    @Override
+    public void close() {
+        inner.close();
+    }
+}
