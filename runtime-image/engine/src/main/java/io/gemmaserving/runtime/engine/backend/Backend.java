@@ -53,6 +53,19 @@ public interface Backend extends AutoCloseable {
         }
     }
 
+    /**
+     * GeGLU, in place: {@code gate[i] = gelu_tanh(gate[i]) * up[i]} for {@code i} in {@code [off, off + n)}, with
+     * {@code gelu_tanh(x) = 0.5 x (1 + tanh(u)) = x / (1 + exp(-2u))}, {@code u = sqrt(2/pi) (x + 0.044715 x^3)}.
+     * The default is the scalar reference (in double).
+     */
+    default void geglu(float[] gate, float[] up, int off, int n) {
+        for (int i = off; i < off + n; i++) {
+            double x = gate[i];
+            double u = 0.7978845608028654 * (x + 0.044715 * x * x * x);
+            gate[i] = (float) (x / (1.0 + Math.exp(-2.0 * u))) * up[i];
+        }
+    }
+
     @Override
     default void close() {
     }

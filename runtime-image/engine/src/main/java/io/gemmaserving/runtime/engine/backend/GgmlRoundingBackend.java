@@ -49,6 +49,11 @@ public final class GgmlRoundingBackend implements Backend {
     }
 
     @Override
+    public void geglu(float[] gate, float[] up, int off, int n) {
+        inner.geglu(gate, up, off, n);
+    }
+
+    @Override
     public void close() {
         inner.close();
     }

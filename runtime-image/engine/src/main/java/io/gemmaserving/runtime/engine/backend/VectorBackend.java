@@ -95,6 +95,23 @@ public final class VectorBackend implements Backend {
         }
     }
 
+    /**
+     * GeGLU in float lanes: {@code x / (1 + exp(-2u)) * up} with the Vector API's {@code EXP} (prefill spent a tenth
+     * of its time in the scalar double {@code Math.exp} of the reference). Within a few float ulps of it.
+     */
+    @Override
+    public void geglu(float[] gate, float[] up, int off, int n) {
+        int i = off, end = off + n;
+        for (; i <= end - L; i += L) {
+            FloatVector x = FloatVector.fromArray(F, gate, i);
+            FloatVector u = x.mul(x).mul(x).fma(FloatVector.broadcast(F, 0.044715f), x).mul(-2f * 0.7978845608028654f);
+            x.div(u.lanewise(VectorOperators.EXP).add(1f)).mul(FloatVector.fromArray(F, up, i)).intoArray(gate, i);
+        }
+        if (i < end) {
+            Backend.super.geglu(gate, up, i, end - i);
+        }
+    }
+
     /** Rows [r0, r1): for each row, its dot with every activation row while the row is in L1. */
     private static void fusedRows(WeightTensor w, float[] x, float[] out, int batch, int r0, int r1) {
         if (w instanceof AbstractTensor t) {

@@ -216,6 +216,12 @@ public final class GemmaCli {
         @Option(names = "--compare-llama-cpp")
         boolean compare;
 
+        private static void printShares(String phase, long matmul, long attention, long other) {
+            double all = matmul + attention + other;
+            System.out.printf("  %s time in last run: matmul %.0f%%, attention %.0f%%, other %.0f%%%n",
+                    phase, 100 * matmul / all, 100 * attention / all, 100 * other / all);
+        }
+
         @Override
         public Integer call() throws Exception {
             double[] ours;
@@ -227,6 +233,7 @@ public final class GemmaCli {
                 ModelLoader.warmUp(m);
                 double[] pf = new double[runs];
                 double[] dc = new double[runs];
+                long[] prefillTimes = new long[3];
                 long mm = 0, at = 0, ot = 0;
                 for (int r = 0; r < runs; r++) {
                     InferenceModel.KvCache c = m.newKvCache(promptTokens + genTokens + 1);
@@ -234,6 +241,8 @@ public final class GemmaCli {
                     long t0 = System.nanoTime();
                     float[] logits = m.forward(List.of(new InferenceModel.Step(c, prompt, true)))[0];
                     long t1 = System.nanoTime();
+                    prefillTimes = new long[] {m.opTimes().matmul, m.opTimes().attention, m.opTimes().other};
+                    m.opTimes().reset();
                     for (int i = 0; i < genTokens; i++) {
                         int t = argmax(logits);
                         logits = m.forward(List.of(new InferenceModel.Step(c, new int[] {t}, true)))[0];
@@ -246,11 +255,10 @@ public final class GemmaCli {
                     ot = m.opTimes().other;
                 }
                 ours = new double[] {median(pf), median(dc)};
-                double all = mm + at + ot;
                 System.out.printf("ours (%s, %d threads): prefill %.1f tok/s, decode %.1f tok/s (median of %d)%n",
                         m.backend().name(), model.threads, ours[0], ours[1], runs);
-                System.out.printf("  time in last run: matmul %.0f%%, attention %.0f%%, other %.0f%%%n",
-                        100 * mm / all, 100 * at / all, 100 * ot / all);
+                printShares("prefill", prefillTimes[0], prefillTimes[1], prefillTimes[2]);
+                printShares("decode", mm, at, ot);
             }
             if (compare) {
                 if (!LlamaCpp.available()) {

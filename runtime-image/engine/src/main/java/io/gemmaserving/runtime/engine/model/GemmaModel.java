@@ -296,8 +296,12 @@ public final class GemmaModel implements InferenceModel {
         t0 = System.nanoTime();
         int ffn = cfg.ffn();
         parallelRows(T, r -> {
-            for (int i = r * ffn, e = i + ffn; i < e; i++) {
-                gate[i] = (numerics == Numerics.GGML ? GgmlGelu.apply(gate[i]) : geluTanh(gate[i])) * up[i];
+            if (numerics == Numerics.GGML) {
+                for (int i = r * ffn, e = i + ffn; i < e; i++) {
+                    gate[i] = GgmlGelu.apply(gate[i]) * up[i];
+                }
+            } else {
+                backend.geglu(gate, up, r * ffn, ffn);
             }
         });
         times.other += System.nanoTime() - t0;
@@ -441,11 +445,6 @@ public final class GemmaModel implements InferenceModel {
         }
     }
 
-    /** gelu with the tanh approximation: 0.5 x (1 + tanh(u)) = x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3). */
-    static float geluTanh(float x) {
-        double u = 0.7978845608028654 * (x + 0.044715 * x * x * x);
-        return (float) (x / (1.0 + Math.exp(-2.0 * u)));
-    }
 
     private static void roundToF16(float[] a, int off, int n) {
         for (int i = off; i < off + n; i++) {

@@ -99,6 +99,38 @@ class BackendTest {
         }
     }
 
+    /**
+     * GeGLU: the vector kernel (float lanes, the Vector API's EXP) against the scalar reference (double), over the
+     * range activations take (|x| up to 40, where the exponential over- or underflows) and at lengths that are and are
+     * not whole vectors; elements outside the range untouched. Tolerance 4e-6 relative (a few float ulps).
+     */
+    @Test
+    void gegluMatchesScalar() {
+        Random rnd = new Random(11);
+        for (int n : new int[] {1, 15, 16, 100, 2048, 2049}) {
+            float[] gate = new float[n + 7];
+            float[] up = new float[n + 7];
+            for (int i = 0; i < gate.length; i++) {
+                gate[i] = (float) (rnd.nextGaussian() * (i % 5 == 0 ? 12 : 2));
+                up[i] = (float) rnd.nextGaussian();
+            }
+            gate[3] = 40f;
+            gate[4] = -40f;
+            gate[5] = 0f;
+            float[] expected = gate.clone();
+            float[] actual = gate.clone();
+            scalar.geglu(expected, up, 3, n);
+            vector.geglu(actual, up, 3, n);
+            for (int i = 0; i < gate.length; i++) {
+                double tol = 4e-6 * Math.abs(expected[i]) + 1e-30;
+                assertEquals(expected[i], actual[i], tol, "geglu n=" + n + " i=" + i + " x=" + gate[i]);
+                if (i < 3 || i >= 3 + n) {
+                    assertEquals(gate[i], actual[i], 0, "geglu wrote outside its range, n=" + n + " i=" + i);
+                }
+            }
+        }
+    }
+
     @Test
     void rejectsWrongSizes() {
         WeightTensor w = TestData.randomTensor(TensorType.F32, 4, 8, new Random(1));
