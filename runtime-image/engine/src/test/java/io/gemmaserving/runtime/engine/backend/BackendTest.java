@@ -49,7 +49,7 @@ class BackendTest {
         Random rnd = new Random(1000 + type.ordinal());
         int rows = 301, cols = TestData.cols(type);
         WeightTensor w = TestData.randomTensor(type, rows, cols, rnd);
-        for (int batch : new int[] {1, 2, 5}) {
+        for (int batch : new int[] {1, 2, 5, 9}) {
             float[] x = TestData.randomVector(batch * cols, rnd);
             float[] expected = new float[batch * rows];
             float[] actual = new float[batch * rows];
