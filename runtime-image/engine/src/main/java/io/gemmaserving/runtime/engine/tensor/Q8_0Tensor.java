@@ -87,9 +87,12 @@ public final class Q8_0Tensor extends AbstractTensor {
     @Override
     public void dotRows(float[] x, float[] out, int batch, int r0, int r1) {
         int n = (int) rows;
-        for (int r = r0; r < r1; r++) {
-            for (int b = 0; b < batch; b++) {
-                out[b * n + r] = dotVector(r, x, b * cols);
+        int per = streamRows(r0, r1);
+        for (int q = 0; q < per; q++) {
+            for (int r = r0 + q; r < r1; r += per) {
+                for (int b = 0; b < batch; b++) {
+                    out[b * n + r] = dotVector(r, x, b * cols);
+                }
             }
         }
     }
