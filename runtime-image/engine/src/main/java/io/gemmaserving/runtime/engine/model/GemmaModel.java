@@ -401,16 +401,17 @@ public final class GemmaModel implements InferenceModel {
 
     /** out[o..o+n) = x[i..i+n) / rms(x[i..i+n)) * weight (weight already holds the +1 where HF needs it). */
     private void rmsNorm(float[] in, int i, float[] out, int o, float[] weight, int n) {
-        rmsNorm(in, i, out, o, weight, n, cfg.rmsEps());
+        rmsNorm(in, i, out, o, weight, n, cfg.rmsEps(), numerics == Numerics.GGML);
     }
 
-    static void rmsNorm(float[] in, int i, float[] out, int o, float[] weight, int n, float eps) {
+    /** @param ggml the scale as ggml computes it: mean of squares rounded to float, then {@code 1.0f / sqrtf(mean + eps)} */
+    static void rmsNorm(float[] in, int i, float[] out, int o, float[] weight, int n, float eps, boolean ggml) {
         double ss = 0;
         for (int j = 0; j < n; j++) {
             float a = in[i + j];
             ss += a * a;
         }
-        float scale = (float) (1.0 / Math.sqrt(ss / n + eps));
+        float scale = ggml ? 1.0f / (float) Math.sqrt((float) (ss / n) + eps) : (float) (1.0 / Math.sqrt(ss / n + eps));
         for (int j = 0; j < n; j++) {
             out[o + j] = in[i + j] * scale * weight[j];
         }
