@@ -66,6 +66,24 @@ public interface Backend extends AutoCloseable {
         }
     }
 
+    /**
+     * Threads this backend runs {@link #parallelFor} on; 1 (the default) means the caller alone, and the model then
+     * uses threads of its own for attention and element-wise work.
+     */
+    default int parallelism() {
+        return 1;
+    }
+
+    /**
+     * Runs {@code body.accept(i)} for every {@code i < n}, on the backend's threads when it has some. The body must
+     * not call back into {@link #matmul} or {@code parallelFor} (the threads are already taken).
+     */
+    default void parallelFor(int n, java.util.function.IntConsumer body) {
+        for (int i = 0; i < n; i++) {
+            body.accept(i);
+        }
+    }
+
     @Override
     default void close() {
     }

@@ -54,6 +54,16 @@ public final class GgmlRoundingBackend implements Backend {
     }
 
     @Override
+    public int parallelism() {
+        return inner.parallelism();
+    }
+
+    @Override
+    public void parallelFor(int n, java.util.function.IntConsumer body) {
+        inner.parallelFor(n, body);
+    }
+
+    @Override
     public void close() {
         inner.close();
     }

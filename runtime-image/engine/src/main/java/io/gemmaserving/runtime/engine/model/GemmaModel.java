@@ -59,7 +59,8 @@ public final class GemmaModel implements InferenceModel {
     private final float[] invFreqGlobal;
 
     /**
-     * @param threads  threads for attention and element-wise work (the backend has its own); 1 = calling thread
+     * @param threads  threads for attention and element-wise work when the backend has none of its own (it runs them
+     *                 on its threads otherwise); 1 = calling thread
      * @param resource closed with the model (e.g. the memory-mapped file), may be null
      */
     public GemmaModel(String name, GemmaConfig cfg, GemmaWeights weights, GemmaTokenizer tokenizer, Backend backend,
@@ -76,7 +77,8 @@ public final class GemmaModel implements InferenceModel {
         this.numerics = numerics;
         this.backend = numerics == Numerics.GGML ? new GgmlRoundingBackend(backend) : backend;
         this.resource = resource;
-        this.pool = threads > 1 ? new ForkJoinPool(threads) : null;
+        // attention and row-wise work run on the backend's threads when it has some (one set of threads for all)
+        this.pool = threads > 1 && this.backend.parallelism() == 1 ? new ForkJoinPool(threads) : null;
         this.vocab = Math.toIntExact(weights.tokenEmbd().rows());
         this.info = new ModelInfo(name, cfg.architecture(), cfg.contextLength(), vocab, cfg.kvBytesPerToken(), weights.bytes());
         int half = cfg.headDim() / 2;
@@ -497,7 +499,11 @@ public final class GemmaModel implements InferenceModel {
     // ---------------------------------------------------------------------------------------------------------
 
     private void parallelFor(int n, IntConsumer body) {
-        if (pool == null || n == 1) {
+        if (n == 1) {
+            body.accept(0);
+        } else if (backend.parallelism() > 1) {
+            backend.parallelFor(n, body);
+        } else if (pool == null) {
             for (int i = 0; i < n; i++) {
                 body.accept(i);
             }
@@ -505,6 +511,7 @@ public final class GemmaModel implements InferenceModel {
             pool.submit(() -> IntStream.range(0, n).parallel().forEach(body)).join();
         }
     }
+
 
     /** Row-wise element work: parallel only when there are enough rows to pay for the hand-off. */
     private void parallelRows(int T, IntConsumer body) {

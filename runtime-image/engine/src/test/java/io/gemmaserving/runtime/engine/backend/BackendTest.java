@@ -171,6 +171,22 @@ class BackendTest {
         }
     }
 
+    /** The model's attention and row-wise work on the backend's threads: every index once; the scalar one runs here. */
+    @Test
+    void parallelForRunsEveryIndexOnce() {
+        assertEquals(2, vector.parallelism());
+        assertEquals(1, scalar.parallelism());
+        for (Backend b : new Backend[] {vector, scalar}) {
+            for (int n : new int[] {1, 4, 300}) {
+                java.util.concurrent.atomic.AtomicIntegerArray seen = new java.util.concurrent.atomic.AtomicIntegerArray(n);
+                b.parallelFor(n, seen::incrementAndGet);
+                for (int i = 0; i < n; i++) {
+                    assertEquals(1, seen.get(i), b.name() + " n " + n + " index " + i);
+                }
+            }
+        }
+    }
+
     @Test
     void selectHonoursNameAndProperty() {
         String old = System.getProperty(Backends.PROPERTY);
