@@ -203,7 +203,7 @@ public final class GemmaCli {
         }
     }
 
-    @Command(name = "bench", description = "Prefill and decode tokens/s, median of 3 runs; with --compare-llama-cpp also llama.cpp on the same file.")
+    @Command(name = "bench", description = "Prefill and decode tokens/s, median of 3 runs after one untimed; with --compare-llama-cpp also llama.cpp on the same file.")
     static final class Bench implements Callable<Integer> {
         @CommandLine.Mixin
         ModelOptions model = new ModelOptions();
@@ -215,11 +215,15 @@ public final class GemmaCli {
         int runs;
         @Option(names = "--compare-llama-cpp")
         boolean compare;
+        @Option(names = "--warmup-runs", defaultValue = "1",
+                description = "untimed runs first, for each engine (the JIT compiles our kernels during the first)")
+        int warmupRuns;
 
-        private static void printShares(String phase, long matmul, long attention, long other) {
-            double all = matmul + attention + other;
-            System.out.printf("  %s time in last run: matmul %.0f%%, attention %.0f%%, other %.0f%%%n",
-                    phase, 100 * matmul / all, 100 * attention / all, 100 * other / all);
+        private static void printShares(String phase, GemmaModel.OpTimes t, int tokens) {
+            double all = t.matmul + t.attention + t.other;
+            System.out.printf("  %s time in last run: matmul %.0f%% (output head %.0f%%), attention %.0f%%, other %.0f%%;"
+                    + " %.2f ms per token%n", phase, 100 * t.matmul / all, 100 * t.outputHead / all,
+                    100 * t.attention / all, 100 * t.other / all, all / 1e6 / tokens);
         }
 
         @Override
@@ -233,32 +237,33 @@ public final class GemmaCli {
                 ModelLoader.warmUp(m);
                 double[] pf = new double[runs];
                 double[] dc = new double[runs];
-                long[] prefillTimes = new long[3];
-                long mm = 0, at = 0, ot = 0;
-                for (int r = 0; r < runs; r++) {
+                GemmaModel.OpTimes prefillTimes = new GemmaModel.OpTimes();
+                GemmaModel.OpTimes decodeTimes = new GemmaModel.OpTimes();
+                for (int r = -warmupRuns; r < runs; r++) {
                     InferenceModel.KvCache c = m.newKvCache(promptTokens + genTokens + 1);
                     m.opTimes().reset();
                     long t0 = System.nanoTime();
                     float[] logits = m.forward(List.of(new InferenceModel.Step(c, prompt, true)))[0];
                     long t1 = System.nanoTime();
-                    prefillTimes = new long[] {m.opTimes().matmul, m.opTimes().attention, m.opTimes().other};
+                    prefillTimes = m.opTimes().copy();
                     m.opTimes().reset();
                     for (int i = 0; i < genTokens; i++) {
                         int t = argmax(logits);
                         logits = m.forward(List.of(new InferenceModel.Step(c, new int[] {t}, true)))[0];
                     }
                     long t2 = System.nanoTime();
+                    if (r < 0) {
+                        continue;
+                    }
                     pf[r] = promptTokens / ((t1 - t0) / 1e9);
                     dc[r] = genTokens / ((t2 - t1) / 1e9);
-                    mm = m.opTimes().matmul;
-                    at = m.opTimes().attention;
-                    ot = m.opTimes().other;
+                    decodeTimes = m.opTimes().copy();
                 }
                 ours = new double[] {median(pf), median(dc)};
                 System.out.printf("ours (%s, %d threads): prefill %.1f tok/s, decode %.1f tok/s (median of %d)%n",
                         m.backend().name(), model.threads, ours[0], ours[1], runs);
-                printShares("prefill", prefillTimes[0], prefillTimes[1], prefillTimes[2]);
-                printShares("decode", mm, at, ot);
+                printShares("prefill", prefillTimes, promptTokens);
+                printShares("decode", decodeTimes, genTokens);
             }
             if (compare) {
                 if (!LlamaCpp.available()) {
@@ -269,7 +274,9 @@ public final class GemmaCli {
                     if (model.threads > 0) {
                         ref.setThreads(model.threads);
                     }
-                    ref.benchmark(prompt, 4); // warm-up
+                    for (int r = 0; r < warmupRuns; r++) {
+                        ref.benchmark(prompt, genTokens);
+                    }
                     double[] pf = new double[runs];
                     double[] dc = new double[runs];
                     for (int r = 0; r < runs; r++) {

@@ -203,8 +203,10 @@ public final class GemmaModel implements InferenceModel {
             }
             float[] logits = new float[nl * vocab];
             times.other += System.nanoTime() - t1;
+            long h0 = System.nanoTime();
             matmul(w.tokenEmbd(), last, logits, nl);
             long t2 = System.nanoTime();
+            times.outputHead += t2 - h0;
             j = 0;
             for (int s = 0; s < n; s++) {
                 if (steps.get(s).wantLogits()) {
@@ -567,11 +569,23 @@ public final class GemmaModel implements InferenceModel {
     /** Time spent per kind of operation (nanoseconds), for the bench's breakdown. Not thread-safe. */
     public static final class OpTimes {
         public long matmul;
+        /** The part of {@link #matmul} spent in the output head (logits = hidden . token_embd^T). */
+        public long outputHead;
         public long attention;
         public long other;
 
+        public OpTimes copy() {
+            OpTimes c = new OpTimes();
+            c.matmul = matmul;
+            c.outputHead = outputHead;
+            c.attention = attention;
+            c.other = other;
+            return c;
+        }
+
         public void reset() {
             matmul = 0;
+            outputHead = 0;
             attention = 0;
             other = 0;
         }
