@@ -450,7 +450,6 @@ public final class GemmaModel implements InferenceModel {
         }
     }
 
-
     private static void roundToF16(float[] a, int off, int n) {
         for (int i = off; i < off + n; i++) {
             a[i] = Float.float16ToFloat(Float.floatToFloat16(a[i]));
