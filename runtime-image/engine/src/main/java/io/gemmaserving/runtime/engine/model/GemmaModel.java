@@ -437,11 +437,21 @@ public final class GemmaModel implements InferenceModel {
 
     private void fillRope(int T) {
         int half = cfg.headDim() / 2;
+        // ggml: theta_i = pos * theta_scale^i by repeated float multiplication, theta_scale = powf(base, -2/d)
+        float scaleLocal = (float) Math.pow(cfg.ropeBaseLocal(), -2.0f / cfg.headDim());
+        float scaleGlobal = (float) Math.pow(cfg.ropeBaseGlobal(), -2.0f / cfg.headDim());
         for (int r = 0; r < T; r++) {
             float pos = rowPos[r];
+            float tl = pos, tg = pos;
             for (int i = 0; i < half; i++) {
                 float al = pos * invFreqLocal[i];  // float32 product, as HF
                 float ag = pos * invFreqGlobal[i];
+                if (numerics == Numerics.GGML) {
+                    al = tl;
+                    ag = tg / cfg.ropeScaleGlobal();
+                    tl *= scaleLocal;
+                    tg *= scaleGlobal;
+                }
                 ropeCos[r * half + i] = (float) Math.cos(al);
                 ropeSin[r * half + i] = (float) Math.sin(al);
                 ropeCos[capT * half + r * half + i] = (float) Math.cos(ag);
