@@ -523,15 +523,14 @@ public final class GemmaModel implements InferenceModel {
         }
     }
 
-
     /** Row-wise element work: parallel only when there are enough rows to pay for the hand-off. */
     private void parallelRows(int T, IntConsumer body) {
-        if (pool == null || T < 8) {
+        if (T < 8) {
             for (int r = 0; r < T; r++) {
                 body.accept(r);
             }
         } else {
-            parallelFor(T, body);
+            parallelFor(T, body); // which runs it here when there are no other threads
         }
     }
 
