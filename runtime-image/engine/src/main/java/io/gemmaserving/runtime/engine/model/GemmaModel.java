@@ -5,6 +5,7 @@ import io.gemmaserving.runtime.engine.InferenceModel;
 import io.gemmaserving.runtime.engine.ModelInfo;
 import io.gemmaserving.runtime.engine.backend.Backend;
 import io.gemmaserving.runtime.engine.backend.GgmlRoundingBackend;
+import io.gemmaserving.runtime.engine.tensor.GgmlActivations;
 import io.gemmaserving.runtime.engine.tensor.WeightTensor;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -255,7 +256,7 @@ public final class GemmaModel implements InferenceModel {
                     q[off + i] *= qScale;
                 }
                 if (numerics == Numerics.GGML) { // llama.cpp's flash attention converts the query to fp16
-                    roundToF16(q, off, hd);
+                    GgmlActivations.toF16(q, off, q, off, hd);
                 }
             }
             for (int h = 0; h < cfg.kvHeads(); h++) {
@@ -265,8 +266,8 @@ public final class GemmaModel implements InferenceModel {
                 }
                 rope(k, off, r, local);
                 if (numerics == Numerics.GGML) { // llama.cpp's default KV cache is fp16
-                    roundToF16(k, off, hd);
-                    roundToF16(v, off, hd);
+                    GgmlActivations.toF16(k, off, k, off, hd);
+                    GgmlActivations.toF16(v, off, v, off, hd);
                 }
             }
         });
@@ -457,12 +458,6 @@ public final class GemmaModel implements InferenceModel {
                 ropeCos[capT * half + r * half + i] = (float) Math.cos(ag);
                 ropeSin[capT * half + r * half + i] = (float) Math.sin(ag);
             }
-        }
-    }
-
-    private static void roundToF16(float[] a, int off, int n) {
-        for (int i = off; i < off + n; i++) {
-            a[i] = Float.float16ToFloat(Float.floatToFloat16(a[i]));
         }
     }
 

@@ -39,11 +39,7 @@ public final class GgmlActivations {
     public static void round(TensorType weights, float[] x, int i, float[] out, int o, int n) {
         switch (vecDotType(weights)) {
             case F32 -> System.arraycopy(x, i, out, o, n);
-            case F16 -> {
-                for (int j = 0; j < n; j++) {
-                    out[o + j] = Float.float16ToFloat(Float.floatToFloat16(x[i + j]));
-                }
-            }
+            case F16 -> toF16(x, i, out, o, n);
             case BF16 -> {
                 for (int j = 0; j < n; j++) {
                     out[o + j] = bf16(x[i + j]);
@@ -59,6 +55,13 @@ public final class GgmlActivations {
                     q8K(x, i + b, out, o + b);
                 }
             }
+        }
+    }
+
+    /** {@code out[o .. o+n) = x[i .. i+n)} rounded to fp16 (nearest even, as F16C does) and back; may be in place. */
+    public static void toF16(float[] x, int i, float[] out, int o, int n) {
+        for (int j = 0; j < n; j++) {
+            out[o + j] = Float.float16ToFloat(Float.floatToFloat16(x[i + j]));
         }
     }
 
