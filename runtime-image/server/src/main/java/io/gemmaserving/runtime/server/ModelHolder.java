@@ -98,8 +98,7 @@ public class ModelHolder {
      * the JIT: a round is one sequence alone, then two at once (the batch-1 and the batched kernels), each a 32-token
      * prompt and 16 greedy tokens (a shorter prompt when the context is under 64). Rounds repeat until one is no more
      * than 10 % faster than the one before (the kernels are compiled), at most {@value #WARM_UP_ROUNDS}, and none
-     * starts after 30 s. Measured on the 270M (2 threads), a 16-token
-     * streamed completion right after ready: with the former warm-up (one 2-token generation) the first request took
+     * starts after 30 s. Measured on the 270M (2 threads), a 16-token streamed completion right after ready: with the former warm-up (one 2-token generation) the first request took
      * 295 ms to its first token and 1.21 s in all, the third 57 ms and 0.45 s; with this one (4 rounds, 8.8-10.4 s)
      * the first took 124-166 ms and 0.54-0.70 s.
      */
@@ -108,6 +107,7 @@ public class ModelHolder {
         int[] prompt = model.tokenizer().encode("The quick brown fox jumps over the lazy dog. ".repeat(4), true);
         prompt = java.util.Arrays.copyOf(prompt, Math.max(1, Math.min(prompt.length, Math.min(32, context / 2))));
         long previous = Long.MAX_VALUE;
+        long took = 0;
         int rounds = 0;
         while (rounds < WARM_UP_ROUNDS && System.nanoTime() - t0 < WARM_UP_BUDGET_NANOS) {
             long r0 = System.nanoTime();
@@ -115,7 +115,7 @@ public class ModelHolder {
             if (maxSequences > 1) {
                 warmUpRound(prompt, 2); // decode together: the batched ones
             }
-            long took = System.nanoTime() - r0;
+            took = System.nanoTime() - r0;
             rounds++;
             if (took > previous * 0.9) {
                 break;
@@ -124,7 +124,7 @@ public class ModelHolder {
         }
         warmedUp = true;
         LOG.infof("Warm-up done in %.2f s (%d rounds, the last %.2f s): ready", (System.nanoTime() - t0) / 1e9, rounds,
-                (previous == Long.MAX_VALUE ? 0 : previous) / 1e9);
+                took / 1e9);
     }
 
     /** {@code sequences} greedy generations of 16 tokens at once; returns when all are done. */
