@@ -14,7 +14,7 @@ import io.fabric8.kubernetes.client.utils.Serialization;
 import io.gemmaserving.operator.InProcessOperator;
 import io.gemmaserving.operator.TestModels;
 import io.gemmaserving.operator.api.GemmaModel;
-import io.gemmaserving.operator.dependent.Conditions;
+import io.gemmaserving.operator.dependent.ApiDiscovery;
 import io.gemmaserving.operator.dependent.OptionalKinds;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -75,13 +75,13 @@ class OptionalChildrenTest {
                 .withImpersonateGroups("system:serviceaccounts", "system:authenticated").build();
         asOperator = new KubernetesClientBuilder().withConfig(impersonating).build();
         ns = ApiServer.namespace("optional");
-        Conditions.ApiPresent.forget();
+        ApiDiscovery.forget();
         operator = InProcessOperator.start(asOperator, TestModels.SETTINGS);
     }
 
     @AfterAll
     static void stop() {
-        Conditions.ApiPresent.forget();
+        ApiDiscovery.forget();
         if (operator != null) {
             operator.close();
             asOperator.close();
