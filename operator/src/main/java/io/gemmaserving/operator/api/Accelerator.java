@@ -4,6 +4,8 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Max;
 import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.Pattern;
+import io.fabric8.generator.annotation.Size;
 import io.fabric8.generator.annotation.ValidationRule;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.gemmaserving.operator.sizing.Sizing;
@@ -24,6 +26,8 @@ public class Accelerator {
 
     @JsonPropertyDescription("GPU product as NVIDIA's GPU feature discovery labels it (nvidia.com/gpu.product), e.g."
             + " NVIDIA-H100-80GB-HBM3; the pods are scheduled on nodes with that label, and its memory sizes the model.")
+    @Pattern(Grammar.LABEL_VALUE)
+    @Size(max = 63)
     public String product;
 
     @JsonPropertyDescription("Memory of one GPU (e.g. 40Gi), when the product is absent or not in the operator's table.")

@@ -3,7 +3,7 @@ package io.gemmaserving.operator.api;
 /**
  * Regular expressions the CRDs check at admission (OpenAPI patterns and CEL rules) and the operator's code checks
  * again, written once. They avoid backslashes so the same text works in a CEL string, an OpenAPI pattern (RE2) and
- * java.util.regex.
+ * java.util.regex alike.
  */
 public final class Grammar {
 
@@ -19,6 +19,9 @@ public final class Grammar {
 
     /** An environment variable name, the rule Kubernetes applied before 1.34 relaxed it (so every cluster takes it). */
     public static final String ENV_NAME = "^[-._a-zA-Z][-._a-zA-Z0-9]*$";
+
+    /** A label value (the GPU product becomes the nodeSelector's nvidia.com/gpu.product), at most 63 characters. */
+    public static final String LABEL_VALUE = "^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$";
 
     /** A Secret's data key. */
     public static final String SECRET_KEY = "^[-._a-zA-Z0-9]+$";
