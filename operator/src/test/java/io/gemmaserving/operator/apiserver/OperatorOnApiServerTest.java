@@ -7,16 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fabric8.kubernetes.api.model.Condition;
-import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.PodStatusBuilder;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
-import io.fabric8.kubernetes.client.Config;
-import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.gemmaserving.operator.ConditionAssert;
 import io.gemmaserving.operator.InProcessOperator;
@@ -24,9 +20,6 @@ import io.gemmaserving.operator.TestModels;
 import io.gemmaserving.operator.api.GemmaModel;
 import io.gemmaserving.operator.api.ServingRuntime;
 import io.gemmaserving.runtime.engine.ServeOptions;
-import java.io.InputStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.function.Supplier;
@@ -43,27 +36,15 @@ import org.junit.jupiter.api.Test;
 @Tag("apiserver")
 class OperatorOnApiServerTest {
 
-    static final String SA = "system:serviceaccount:gemma-serving-system:gemma-operator";
     static KubernetesClient admin;
     static KubernetesClient asOperator;
     static InProcessOperator operator;
     static String ns;
 
     @BeforeAll
-    static void start() throws Exception {
+    static void start() {
         admin = ApiServer.client();
-        if (admin.namespaces().withName("gemma-serving-system").get() == null) {
-            admin.namespaces().resource(new io.fabric8.kubernetes.api.model.NamespaceBuilder().withNewMetadata()
-                    .withName("gemma-serving-system").endMetadata().build()).create();
-        }
-        try (InputStream rbac = Files.newInputStream(Path.of("src", "main", "kubernetes", "kubernetes.yml"))) {
-            for (HasMetadata item : admin.load(rbac).items()) {
-                admin.resource(item).serverSideApply();
-            }
-        }
-        Config impersonating = new ConfigBuilder(admin.getConfiguration()).withImpersonateUsername(SA)
-                .withImpersonateGroups("system:serviceaccounts", "system:authenticated").build();
-        asOperator = new KubernetesClientBuilder().withConfig(impersonating).build();
+        asOperator = ApiServer.asOperator();
         ns = ApiServer.namespace("operator");
         operator = InProcessOperator.start(asOperator, TestModels.SETTINGS);
     }
