@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -23,6 +24,7 @@ import org.junit.jupiter.api.Test;
  * generator quarkus-operator-sdk uses (fabric8 crd-generator v2) and fails on any difference. To refresh crds/ after
  * changing the types: {@code ./mvnw -pl operator test -Dtest=CrdsUpToDateTest -Dgemma.updateCrds=true}.
  */
+@Tag("unit")
 class CrdsUpToDateTest {
 
     static final Path CRDS = Path.of("..", "crds");
