@@ -41,7 +41,7 @@ bundle() {
   local name="$1" image="$2" b="$work/$1" extra="${4:-}"
   [ -n "$extra" ] || extra='{}'
   mkdir -p "$b/rootfs"
-  crane export "$image" - | tar -x -C "$b/rootfs"
+  crane export "$image" - | tar --warning=no-unknown-keyword -x -C "$b/rootfs"
   crane config "$image" > "$b/image.json"
   (cd "$b" && runc spec)
   python3 - "$b" "$uid" "$3" "$extra" <<'EOF'

@@ -24,6 +24,8 @@ mkdir -p "$work"
 
 log() { echo "==> images: $*"; }
 crane() { "$GEMMA_BIN/crane" --insecure "$@"; }
+# Runs "$@" with its output kept aside, shown only if it fails (crane logs every blob).
+quiet() { "$@" >"$work/last.log" 2>&1 || { cat "$work/last.log" >&2; return 1; }; }
 have() { crane digest "$1" >/dev/null 2>&1; }
 # True when image $1 is in the registry with label io.gemmaserving.inputs=$2 (set last, so a half-built one has none).
 built_from() { have "$1" && crane config "$1" | grep -q "\"io.gemmaserving.inputs\":\"$2\""; }
@@ -74,11 +76,11 @@ build_base() {
   "$JAVA_HOME/bin/jlink" --add-modules "$modules" --strip-debug --no-man-pages --no-header-files \
     --generate-cds-archive --output "$r/opt/java" 2>&1 | grep -v 'incubator modules' || true
   layer "$r" "$work/base.tar"
-  crane append --oci-empty-base -f "$work/base.tar" -t "$1" >/dev/null
-  crane mutate "$1" -l "io.gemmaserving.inputs=$2" --set-platform linux/amd64 -u 185:0 -w /deployments \
+  quiet crane append --oci-empty-base -f "$work/base.tar" -t "$1"
+  quiet crane mutate "$1" -l "io.gemmaserving.inputs=$2" --set-platform linux/amd64 -u 185:0 -w /deployments \
     -e JAVA_HOME=/opt/java -e PATH=/opt/java/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     -e LANG=C.UTF-8 -l org.opencontainers.image.description="libc6, libgcc-s1 and busybox from Debian, Java 25 (jlink: $modules)" \
-    -t "$1" >/dev/null
+    -t "$1"
   rm -rf "$r" "$work/base.tar"
 }
 
@@ -116,9 +118,9 @@ build_modelcar() {
   chmod 0644 "$m/models/"*
   layer "$r" "$work/modelcar-sh.tar"
   layer "$m" "$work/modelcar-models.tar"
-  crane append --oci-empty-base -f "$work/modelcar-sh.tar" -f "$work/modelcar-models.tar" -t "$1" >/dev/null
-  crane mutate "$1" --set-platform linux/amd64 -u 185:0 -l "io.gemmaserving.inputs=$2" \
-    -l org.opencontainers.image.description="KServe modelcar: $(basename "$GEMMA_270M_GGUF") under /models" -t "$1" >/dev/null
+  quiet crane append --oci-empty-base -f "$work/modelcar-sh.tar" -f "$work/modelcar-models.tar" -t "$1"
+  quiet crane mutate "$1" --set-platform linux/amd64 -u 185:0 -l "io.gemmaserving.inputs=$2" \
+    -l org.opencontainers.image.description="KServe modelcar: $(basename "$GEMMA_270M_GGUF") under /models" -t "$1"
   rm -rf "$r" "$m" "$work"/modelcar-*.tar
 }
 
