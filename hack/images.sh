@@ -119,7 +119,7 @@ build_modelcar() {
   layer "$r" "$work/modelcar-sh.tar"
   layer "$m" "$work/modelcar-models.tar"
   quiet crane append --oci-empty-base -f "$work/modelcar-sh.tar" -f "$work/modelcar-models.tar" -t "$1"
-  quiet crane mutate "$1" --set-platform linux/amd64 -u 185:0 -l "io.gemmaserving.inputs=$2" \
+  quiet crane mutate "$1" --set-platform linux/amd64 -u 185:0 -e PATH=/bin -l "io.gemmaserving.inputs=$2" \
     -l org.opencontainers.image.description="KServe modelcar: $(basename "$GEMMA_270M_GGUF") under /models" -t "$1"
   rm -rf "$r" "$m" "$work"/modelcar-*.tar
 }
