@@ -9,8 +9,10 @@
 #             the options the operator writes, loads the GGUF through /mnt/models, answers /health/ready and one
 #             /v1/completions; then SIGTERM, and it exits
 #   operator  starts, and without a cluster exits non-zero on its own (its last log lines are shown)
+#   cuda      (only when asked) the CUDA runtime image $GEMMA_CUDA_IMAGE (default $repo/gemma-runtime-cuda:0.1.0):
+#             its Java starts, and without a GPU `--backend=cuda` exits non-zero with a one-line reason
 # Needs runc, crane ($GEMMA_BIN) and the registry; leaves nothing running. Exit status 0 when every check passed.
-# Usage: hack/check-images.sh [modelcar|runtime|operator]...   (default: all three)
+# Usage: hack/check-images.sh [modelcar|runtime|operator|cuda]...   (default: the first three)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/env.sh"
@@ -141,13 +143,28 @@ check_operator() {
   fi
 }
 
+check_cuda() {
+  local image="${GEMMA_CUDA_IMAGE:-$repo/gemma-runtime-cuda:0.1.0}" rc=0
+  log "CUDA runtime $image as UID $uid:0, read-only root, no GPU: --backend=cuda"
+  bundle cuda "$image" "[\"--model=/models/$gguf\", \"--port=$port\", \"--backend=cuda\"]" \
+    "{\"mounts\": [{\"destination\": \"/models/$gguf\", \"type\": \"bind\", \"source\": \"$GEMMA_270M_GGUF\", \"options\": [\"rbind\", \"ro\"]}]}"
+  (cd "$work/cuda" && timeout 120 runc run "check-cuda-$$" >"$work/cuda.log" 2>&1) || rc=$?
+  if [ $rc = 0 ] || [ $rc = 124 ]; then
+    fail "--backend=cuda without a GPU: exit status $rc, expected a refusal; its output, without stack frames:"
+    grep -v "^\s*at \|^\s*\.\.\. " "$work/cuda.log" | tail -8 | cut -c1-240 >&2
+  else
+    echo "    exited $rc; its last line: $(grep -v '^\s*$' "$work/cuda.log" | tail -1 | cut -c1-240)"
+  fi
+}
+
 targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(modelcar runtime operator)
 for t in "${targets[@]}"; do
   case "$t" in
     modelcar) check_modelcar ;;
     runtime) check_runtime ;;
     operator) check_operator ;;
-    *) echo "unknown check '$t' (modelcar|runtime|operator)" >&2; exit 2 ;;
+    cuda) check_cuda ;;
+    *) echo "unknown check '$t' (modelcar|runtime|operator|cuda)" >&2; exit 2 ;;
   esac
 done
 [ $failed = 0 ] && log "all passed" || { log "some checks failed"; exit 1; }

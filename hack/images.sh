@@ -7,8 +7,8 @@
 #   $repo/java-base:25-<hash>              Debian's libc6 and libgcc-s1, busybox (sh), a jlink'd Java 25 under /opt/java
 # made from the local Temurin 25 and Debian's packages (the release base is the Maven property image.base).
 # Everything is cached: the base is rebuilt only when its inputs change (the .debs, the JDK, the module list, this
-# recipe: they name its tag), the modelcar only when the GGUF or its recipe changes (a label records them), and Jib
-# pushes only changed layers. Images run as any UID in group 0 on a read-only root (hack/check-images.sh runs them).
+# recipe: they name its tag), the modelcar only when the GGUF or its recipe changes (a label records them), the Java
+# images only when a file of the Maven build or the base changes (then Jib pushes only the changed layers). Images run as any UID in group 0 on a read-only root (hack/check-images.sh runs them).
 # Usage: hack/images.sh [all|base|java|modelcar|sizes]...   (default: all, then the sizes)
 # Env: GEMMA_REGISTRY_ADDR (default localhost:5000).
 set -euo pipefail
@@ -100,12 +100,27 @@ base() {
   build_base "$BASE" "$h"
 }
 
+# A hash of what the Java images are built from: every file of the Maven build outside target/, and the base.
+java_inputs() {
+  { (cd "$root" && find pom.xml .mvn runtime-image operator -path '*/target' -prune -o -type f -print0 | sort -z \
+      | xargs -0 sha256sum); echo "$1 $repo"; } | sha256sum | cut -c1-12
+}
+
+# The images' digests after the last build, with its inputs ($work/java.stamp): when both still hold, Maven is not run.
+java_digests() { echo "$(crane digest "$repo/gemma-runtime:$tag" 2>/dev/null) $(crane digest "$repo/gemma-operator:$tag" 2>/dev/null)"; }
+
 java_images() {
+  local h stamp="$work/java.stamp"
   [ -n "${BASE:-}" ] || BASE="$(base_ref)"
   built_from "$BASE" "$(base_inputs)" || base
+  h="$(java_inputs "$BASE")"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$h $(java_digests)" ]; then
+    log "runtime and operator images already pushed from these sources"; return
+  fi
   log "runtime and operator images with Jib on $BASE"
   (cd "$root" && ./mvnw -B -ntp -q -pl runtime-image/server,operator -am -Pimage package -DskipTests \
     -Dimage.registry="$repo" -Dimage.base="$BASE" -Djib.allowInsecureRegistries=true)
+  echo "$h $(java_digests)" > "$stamp"
 }
 
 build_modelcar() {
