@@ -65,6 +65,32 @@ public final class ServeOptions {
             description = "On SIGTERM, how long running requests may take to finish (default: ${DEFAULT-VALUE}).")
     public int drainTimeoutSeconds;
 
+    @Option(names = "--prefix-caching", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Reuse the KV of prompt prefixes seen before (the next turn of a conversation, a shared system"
+                    + " prompt); --no-prefix-caching turns it off (default: ${DEFAULT-VALUE}).")
+    public boolean prefixCaching;
+
+    @Option(names = "--prefix-cache-bytes", defaultValue = "0",
+            description = "Most bytes the cached prefixes may hold; 0 means as much as the running sequences leave of"
+                    + " the KV budget (cached prefixes always give way to running ones) (default: ${DEFAULT-VALUE}).")
+    public long prefixCacheBytes;
+
+    @Option(names = "--prefix-cache-block", defaultValue = "256",
+            description = "A long prompt's prefill leaves a reusable snapshot every this many tokens (sliding-window"
+                    + " layers cannot be cut back far, so a prefix is reused from the last snapshot within it)"
+                    + " (default: ${DEFAULT-VALUE}).")
+    public int prefixCacheBlock;
+
+    @Option(names = "--speculative-ngram", defaultValue = "0",
+            description = "Prompt-lookup speculative decoding: up to this many draft tokens, copied from where the last"
+                    + " tokens occurred earlier in the prompt or output, verified in one step; exact (with a seed the"
+                    + " output is the same as without); 0 = off, at most 16 (default: ${DEFAULT-VALUE}).")
+    public int speculativeNgram;
+
+    @Option(names = "--speculative-ngram-size", defaultValue = "3",
+            description = "Longest n-gram prompt lookup matches (then shorter ones down to 1) (default: ${DEFAULT-VALUE}).")
+    public int speculativeNgramSize;
+
     /** Parses {@code args}; throws {@link CommandLine.ParameterException} naming the bad option. */
     public static ServeOptions parse(String... args) {
         ServeOptions options = new ServeOptions();

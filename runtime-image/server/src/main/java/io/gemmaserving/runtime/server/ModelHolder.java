@@ -9,7 +9,9 @@ import io.gemmaserving.runtime.engine.batch.GenerationParams;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Event;
 import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
 import java.lang.reflect.Method;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -37,6 +39,9 @@ public class ModelHolder {
     private volatile boolean draining;
     private volatile String failure;
     private volatile byte[] apiKey;
+
+    @Inject
+    Event<SchedulerStarted> schedulerStarted;
 
     void onStart(@Observes StartupEvent event) {
         options = ServerMain.options;
@@ -75,8 +80,8 @@ public class ModelHolder {
                 LOG.warnf("--max-context-length %d is beyond the model's %d: using %d",
                         options.maxContextLength, m.info().contextLength(), context);
             }
-            scheduler = new BatchScheduler(m, new BatchScheduler.Config(context, options.maxConcurrentSequences,
-                    options.maxWaitingRequests, options.prefillChunk)).start();
+            scheduler = new BatchScheduler(m, schedulerConfig(options, context, m.info().kvBytesPerToken())).start();
+            schedulerStarted.fire(new SchedulerStarted(scheduler));
             loaded = true;
             LOG.infof("Loaded %s (%s, %.1f MB of weights) in %.1f s; context %d x %d sequences, KV %.1f MB at most",
                     servedName, m.info().architecture(), m.info().weightBytes() / 1e6, (System.nanoTime() - t0) / 1e9,
@@ -87,6 +92,18 @@ public class ModelHolder {
             failure = "model load failed: " + e;
             LOG.error(failure, e);
         }
+    }
+
+    /**
+     * The scheduler's limits from the options. Prefix caching with no byte limit of its own may hold the whole KV
+     * budget ({@code context x sequences x kvBytesPerToken}): the running sequences take it back as they need it.
+     */
+    static BatchScheduler.Config schedulerConfig(ServeOptions o, int context, long kvBytesPerToken) {
+        long budgetBytes = kvBytesPerToken * context * (long) o.maxConcurrentSequences;
+        long prefixBytes = !o.prefixCaching ? 0 : o.prefixCacheBytes > 0 ? o.prefixCacheBytes : Math.max(1, budgetBytes);
+        return new BatchScheduler.Config(context, o.maxConcurrentSequences, o.maxWaitingRequests, o.prefillChunk)
+                .withPrefixCache(prefixBytes, o.prefixCacheBlock)
+                .withSpeculation(o.speculativeNgram, o.speculativeNgramSize);
     }
 
     /** Warm-up rounds at most, and the time after which no new round starts. */
@@ -111,9 +128,9 @@ public class ModelHolder {
         int rounds = 0;
         while (rounds < WARM_UP_ROUNDS && System.nanoTime() - t0 < WARM_UP_BUDGET_NANOS) {
             long r0 = System.nanoTime();
-            warmUpRound(prompt, 1); // decode alone: the batch-1 kernels
+            warmUpRound(prompt, 1, 3 * rounds); // decode alone: the batch-1 kernels
             if (maxSequences > 1) {
-                warmUpRound(prompt, 2); // decode together: the batched ones
+                warmUpRound(prompt, 2, 3 * rounds + 1); // decode together: the batched ones
             }
             took = System.nanoTime() - r0;
             rounds++;
@@ -127,13 +144,19 @@ public class ModelHolder {
                 took / 1e9);
     }
 
-    /** {@code sequences} greedy generations of 16 tokens at once; returns when all are done. */
-    private void warmUpRound(int[] prompt, int sequences) throws Exception {
+    /**
+     * {@code sequences} greedy generations of 16 tokens at once; returns when all are done. Generation {@code i} puts
+     * a token of its own ({@code variant + i} ids after the prompt's) second, so that no generation finds another's
+     * prompt in the prefix cache and each one runs its prefill.
+     */
+    private void warmUpRound(int[] prompt, int sequences, int variant) throws Exception {
         CompletableFuture<?>[] done = new CompletableFuture<?>[sequences];
         for (int i = 0; i < sequences; i++) {
             CompletableFuture<FinishReason> d = new CompletableFuture<>();
             done[i] = d;
-            scheduler.submit(prompt, GenerationParams.greedy(16), new GenerationListener() {
+            int[] own = prompt.clone();
+            own[Math.min(1, own.length - 1)] = (own[Math.min(1, own.length - 1)] + 1 + variant + i) % model.info().vocabSize();
+            scheduler.submit(own, GenerationParams.greedy(16), new GenerationListener() {
                 @Override
                 public void onToken(GeneratedToken token) {
                 }

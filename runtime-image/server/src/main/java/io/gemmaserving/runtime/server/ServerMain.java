@@ -1,6 +1,7 @@
 package io.gemmaserving.runtime.server;
 
 import io.gemmaserving.runtime.engine.ServeOptions;
+import io.gemmaserving.runtime.engine.batch.BatchScheduler;
 import io.quarkus.runtime.Quarkus;
 import io.quarkus.runtime.QuarkusApplication;
 import io.quarkus.runtime.annotations.QuarkusMain;
@@ -72,6 +73,18 @@ public class ServerMain implements QuarkusApplication {
         }
         if (o.prefillChunk < 1) {
             return "--prefill-chunk must be >= 1, got " + o.prefillChunk;
+        }
+        if (o.prefixCacheBytes < 0) {
+            return "--prefix-cache-bytes must be >= 0, got " + o.prefixCacheBytes;
+        }
+        if (o.prefixCacheBlock < 1) {
+            return "--prefix-cache-block must be >= 1, got " + o.prefixCacheBlock;
+        }
+        if (o.speculativeNgram < 0 || o.speculativeNgram > BatchScheduler.MAX_DRAFT) {
+            return "--speculative-ngram must be in 0.." + BatchScheduler.MAX_DRAFT + ", got " + o.speculativeNgram;
+        }
+        if (o.speculativeNgramSize < 1) {
+            return "--speculative-ngram-size must be >= 1, got " + o.speculativeNgramSize;
         }
         if (o.drainTimeoutSeconds < 0) {
             return "--drain-timeout-seconds must be >= 0, got " + o.drainTimeoutSeconds;
