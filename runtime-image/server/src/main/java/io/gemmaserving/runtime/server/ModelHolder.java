@@ -87,6 +87,12 @@ public class ModelHolder {
                     servedName, m.info().architecture(), m.info().weightBytes() / 1e6, (System.nanoTime() - t0) / 1e9,
                     context, options.maxConcurrentSequences,
                     m.info().kvBytesPerToken() * (double) context * options.maxConcurrentSequences / 1e6);
+            BatchScheduler.Config c = scheduler.config();
+            LOG.infof("Prefix caching %s; prompt-lookup speculation %s",
+                    c.prefixCacheBytes() == 0 ? "off" : String.format("up to %.1f MB, a snapshot every %d prompt tokens",
+                            c.prefixCacheBytes() / 1e6, c.prefixBlock()),
+                    c.speculativeDraft() == 0 ? "off" : String.format("up to %d draft tokens, n-grams of %d..1",
+                            c.speculativeDraft(), c.speculativeNgram()));
             warmUp(options.maxConcurrentSequences, context);
         } catch (Throwable e) {
             failure = "model load failed: " + e;
