@@ -407,6 +407,11 @@ public final class BatchScheduler implements AutoCloseable {
                         break;
                     }
                     if (prefixCache != null) {
+                        // the prefix it will reuse first: the room it needs must not evict it
+                        next.prefix = next.choices == null ? prefixCache.lookup(next.prompt) : null;
+                        if (next.prefix != null && prefixCache.cost() > free) {
+                            next.takenPrefix = prefixCache.take(next.prefix); // no room for a copy beside it
+                        }
                         prefixCache.shrinkTo(free);
                     }
                     waiting.poll();
@@ -464,13 +469,22 @@ public final class BatchScheduler implements AutoCloseable {
             return;
         }
         prefixQueries += seq.prompt.length;
-        PrefixCache.Match match = prefixCache.lookup(seq.prompt);
-        if (match != null) {
+        PrefixCache.Match match = seq.prefix;
+        seq.prefix = null;
+        if (match == null || (seq.takenPrefix == null && !prefixCache.contains(match.entry()))) {
+            match = prefixCache.lookup(seq.prompt); // none found at admission, or evicted since
+        }
+        if (seq.takenPrefix != null) {
+            seq.cache = seq.takenPrefix;
+            seq.takenPrefix = null;
+        } else if (match != null) {
             seq.cache = match.entry().cache.copy(match.reuse());
-            seq.prefilled = match.reuse();
-            prefixHits += match.reuse();
         } else {
             seq.cache = model.newKvCache(config.maxContextLength());
+        }
+        if (match != null) {
+            seq.prefilled = match.reuse();
+            prefixHits += match.reuse();
         }
     }
 

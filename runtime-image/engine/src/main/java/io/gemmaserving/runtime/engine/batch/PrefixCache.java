@@ -135,6 +135,25 @@ final class PrefixCache {
         return true;
     }
 
+    /**
+     * Takes {@code match}'s entry out of the cache and returns its cache cut to the match's reuse: for a sequence that
+     * continues it when the budget has no room for a copy beside it (the sequence's end stores it again, longer).
+     */
+    KvCache take(Match match) {
+        Entry e = match.entry();
+        if (!entries.remove(e)) {
+            throw new IllegalStateException("prefix cache entry taken twice");
+        }
+        bytes -= e.bytes;
+        cost -= e.cost;
+        e.cache.truncate(match.reuse());
+        return e.cache;
+    }
+
+    boolean contains(Entry e) {
+        return entries.contains(e);
+    }
+
     /** Evicts least recently used entries until they hold at most {@code maxCost} budget positions. */
     void shrinkTo(long maxCost) {
         while (!entries.isEmpty() && cost > maxCost) {

@@ -1,5 +1,6 @@
 package io.gemmaserving.runtime.engine.batch;
 
+import io.gemmaserving.runtime.engine.Engine;
 import io.gemmaserving.runtime.engine.Engine.KvCache;
 import java.util.List;
 
@@ -29,6 +30,9 @@ final class Sequence implements BatchScheduler.Handle {
     int[] history;
     /** A choice waiting for the prompt's prefill by another choice of its request. */
     boolean parked;
+    /** The cached prefix found when it was admitted, and whether it owns that entry's cache (no copy). */
+    PrefixCache.Match prefix;
+    Engine.KvCache takenPrefix;
     /** Logits to sample the first token from without a forward pass (a choice that got the prompt's KV). */
     float[] pendingLogits;
 

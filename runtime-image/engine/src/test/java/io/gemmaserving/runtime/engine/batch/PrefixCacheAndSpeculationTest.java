@@ -86,6 +86,22 @@ class PrefixCacheAndSpeculationTest {
     }
 
     @Test
+    void withNoRoomForACopyTheNextTurnTakesThePreviousOnesCache() throws Exception {
+        FakeModel model = new FakeModel(100);
+        // one sequence of 64 positions: the second turn's reservation leaves no room for the first turn's entry
+        try (BatchScheduler s = new BatchScheduler(model, new BatchScheduler.Config(64, 1, 4, 8)
+                .withPrefixCache(1 << 20, 16)).start()) {
+            int[] turn1 = prompt(12, 30);
+            Collector first = run(s, turn1, GenerationParams.greedy(10));
+            int[] turn2 = concat(turn1, first.tokens, prompt(13, 5));
+            Collector second = run(s, turn2, GenerationParams.greedy(10));
+            assertEquals(plain(turn2, GenerationParams.greedy(10), 100).result(), second.result());
+            assertEquals(39, s.prefixCacheHits(), "the first turn's 30 + 9 positions");
+            assertTrue(s.prefixCacheBytes() <= 64 * 16);
+        }
+    }
+
+    @Test
     void slidingWindowRingsReuseFromSnapshotsTakenAtBlockBoundaries() throws Exception {
         FakeModel model = new FakeModel(100);
         model.ringSlots = 20; // a window of 16 and 4 spare slots
