@@ -74,7 +74,7 @@ public final class ModelLoader {
             pageIn(gguf, name);
             GemmaTokenizer tok = SentencePieceTokenizer.fromGguf(gguf);
             Backend backend = Backends.select(options.backend(), threads);
-            return new GemmaModel(name, cfg, w, tok, backend, threads, gguf, options.numerics());
+            return new GemmaModel(name, cfg, w, tok, backend, gguf, options.numerics());
         } catch (RuntimeException e) {
             gguf.close();
             throw e;
@@ -104,7 +104,7 @@ public final class ModelLoader {
                 LOG.log(Level.WARNING, dir + ": no tokenizer.json; the model takes token ids only");
             }
             Backend backend = Backends.select(options.backend(), threads);
-            return new GemmaModel(name, cfg, w, tok, backend, threads, st, options.numerics());
+            return new GemmaModel(name, cfg, w, tok, backend, st, options.numerics());
         } catch (RuntimeException e) {
             st.close();
             throw e;
