@@ -98,7 +98,8 @@ public final class GemmaModel implements Engine {
 
     @Override
     public String description() {
-        return "cpu (" + backend.name() + (numerics == Numerics.F32 ? "" : ", numerics " + numerics) + ")";
+        return "cpu (" + backend.name() + ", " + backend.parallelism() + (backend.parallelism() == 1 ? " thread" : " threads")
+                + (numerics == Numerics.F32 ? "" : ", numerics " + numerics) + ")";
     }
 
     public Numerics numerics() {
