@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.gemmaserving.runtime.engine.Engine;
+import io.gemmaserving.runtime.engine.EngineOptions;
 import io.gemmaserving.runtime.engine.model.ModelLoader;
 import io.gemmaserving.runtime.engine.model.Numerics;
 import java.net.URISyntaxException;
@@ -58,7 +59,7 @@ class SchedulerOnRealModelsTest {
     @MethodSource("models")
     void speculationAndPrefixReuseGiveThePlainOutput(String name) throws Exception {
         Path path = resolve(name);
-        try (Engine m = ModelLoader.load(path, new ModelLoader.Options("auto", 2, Numerics.F32))) {
+        try (Engine m = ModelLoader.load(path, new EngineOptions("auto", 2, 1, Numerics.F32))) {
             String text = "Copy the passage exactly.\nPassage: " + PASSAGE + "\nCopy: " + PASSAGE.substring(0, 40);
             int[] prompt = m.tokenizer().encode(text, true);
             List<GenerationParams> cases = List.of(GenerationParams.greedy(48),
