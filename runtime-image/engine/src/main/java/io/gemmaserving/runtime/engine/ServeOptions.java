@@ -1,5 +1,6 @@
 package io.gemmaserving.runtime.engine;
 
+import io.gemmaserving.runtime.engine.model.Numerics;
 import java.nio.file.Path;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -64,6 +65,42 @@ public final class ServeOptions {
     @Option(names = "--drain-timeout-seconds", defaultValue = "30",
             description = "On SIGTERM, how long running requests may take to finish (default: ${DEFAULT-VALUE}).")
     public int drainTimeoutSeconds;
+
+    @Option(names = "--prefix-caching", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Reuse the KV of prompt prefixes seen before (the next turn of a conversation, a shared system"
+                    + " prompt); --no-prefix-caching turns it off (default: ${DEFAULT-VALUE}).")
+    public boolean prefixCaching;
+
+    @Option(names = "--prefix-cache-bytes", defaultValue = "0",
+            description = "Most bytes the cached prefixes may hold; 0 means as much as the running sequences leave of"
+                    + " the KV budget (cached prefixes always give way to running ones) (default: ${DEFAULT-VALUE}).")
+    public long prefixCacheBytes;
+
+    @Option(names = "--prefix-cache-block", defaultValue = "256",
+            description = "A long prompt's prefill leaves a reusable snapshot every this many tokens (sliding-window"
+                    + " layers cannot be cut back far, so a prefix is reused from the last snapshot within it)"
+                    + " (default: ${DEFAULT-VALUE}).")
+    public int prefixCacheBlock;
+
+    @Option(names = "--speculative-ngram", defaultValue = "0",
+            description = "Prompt-lookup speculative decoding: up to this many draft tokens, copied from where the last"
+                    + " tokens occurred earlier in the prompt or output, verified in one step; exact (with a seed the"
+                    + " output is the same as without); 0 = off, at most 16 (default: ${DEFAULT-VALUE}).")
+    public int speculativeNgram;
+
+    @Option(names = "--speculative-ngram-size", defaultValue = "3",
+            description = "Longest n-gram prompt lookup matches (then shorter ones down to 1) (default: ${DEFAULT-VALUE}).")
+    public int speculativeNgramSize;
+
+    @Option(names = "--termination-message-path", defaultValue = "/dev/termination-log",
+            description = "Where a start-up failure's one-line reason is also written, when that file is writable"
+                    + " (Kubernetes' terminationMessagePath; default: ${DEFAULT-VALUE}).")
+    public Path terminationMessagePath;
+
+    /** What the engine needs of these options: backend, threads and tensor-parallel size, as a value. */
+    public EngineOptions engineOptions() {
+        return new EngineOptions(backend, threads, tensorParallelSize, Numerics.F32);
+    }
 
     /** Parses {@code args}; throws {@link CommandLine.ParameterException} naming the bad option. */
     public static ServeOptions parse(String... args) {

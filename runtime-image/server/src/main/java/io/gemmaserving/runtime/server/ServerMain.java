@@ -1,6 +1,7 @@
 package io.gemmaserving.runtime.server;
 
 import io.gemmaserving.runtime.engine.ServeOptions;
+import io.gemmaserving.runtime.engine.batch.BatchScheduler;
 import io.quarkus.runtime.Quarkus;
 import io.quarkus.runtime.QuarkusApplication;
 import io.quarkus.runtime.annotations.QuarkusMain;
@@ -15,6 +16,9 @@ public class ServerMain implements QuarkusApplication {
 
     /** The parsed options; set before Quarkus starts, read by {@link ModelHolder}. */
     static volatile ServeOptions options;
+
+    /** 0, or {@link StartupFailure#EXIT_CODE} once start-up failed. */
+    static volatile int exitCode;
 
     public static void main(String... args) {
         ServeOptions parsed;
@@ -51,7 +55,7 @@ public class ServerMain implements QuarkusApplication {
     @Override
     public int run(String... args) {
         Quarkus.waitForExit();
-        return 0;
+        return exitCode;
     }
 
     static String check(ServeOptions o) {
@@ -72,6 +76,18 @@ public class ServerMain implements QuarkusApplication {
         }
         if (o.prefillChunk < 1) {
             return "--prefill-chunk must be >= 1, got " + o.prefillChunk;
+        }
+        if (o.prefixCacheBytes < 0) {
+            return "--prefix-cache-bytes must be >= 0, got " + o.prefixCacheBytes;
+        }
+        if (o.prefixCacheBlock < 1) {
+            return "--prefix-cache-block must be >= 1, got " + o.prefixCacheBlock;
+        }
+        if (o.speculativeNgram < 0 || o.speculativeNgram > BatchScheduler.MAX_DRAFT) {
+            return "--speculative-ngram must be in 0.." + BatchScheduler.MAX_DRAFT + ", got " + o.speculativeNgram;
+        }
+        if (o.speculativeNgramSize < 1) {
+            return "--speculative-ngram-size must be >= 1, got " + o.speculativeNgramSize;
         }
         if (o.drainTimeoutSeconds < 0) {
             return "--drain-timeout-seconds must be >= 0, got " + o.drainTimeoutSeconds;

@@ -292,8 +292,36 @@ class OpenAiApiIT {
         for (String name : List.of("vllm:num_requests_waiting", "vllm:num_requests_running", "vllm:kv_cache_usage_perc",
                 "gemma_requests_waiting", "gemma_requests_running", "gemma_kv_cache_usage_ratio",
                 "gemma_time_to_first_token_seconds_bucket", "gemma_inter_token_latency_seconds_bucket",
-                "gemma_prompt_tokens_total", "gemma_generation_tokens_total")) {
+                "gemma_prompt_tokens_total", "gemma_generation_tokens_total", "vllm:prefix_cache_queries_total",
+                "vllm:prefix_cache_hits_total", "vllm:spec_decode_num_draft_tokens_total",
+                "vllm:spec_decode_num_accepted_tokens_total", "gemma_prefix_cache_bytes")) {
             assertTrue(metrics.contains("\n" + name), "no " + name + " in /metrics");
         }
+    }
+
+    @Test
+    void aRepeatedPromptComesFromThePrefixCacheWithTheSameAnswer() throws Exception {
+        String body = "{\"model\":\"" + server.modelName + "\",\"prompt\":\"The lighthouse keeper wrote in his log"
+                + " every evening: the wind, the ships that passed, the colour of the sea.\",\"max_tokens\":8,"
+                + "\"temperature\":0}";
+        double q0 = server.metric("vllm:prefix_cache_queries_total");
+        HttpResponse<String> first = server.post("/v1/completions", body, "Authorization", auth());
+        assertEquals(200, first.statusCode(), first.body());
+        JsonNode a = ServerProcess.JSON.readTree(first.body());
+        int promptTokens = a.path("usage").path("prompt_tokens").asInt();
+        double q1 = server.metric("vllm:prefix_cache_queries_total");
+        double h1 = server.metric("vllm:prefix_cache_hits_total");
+        assertEquals(promptTokens, q1 - q0, "queries count the prompt's tokens");
+
+        HttpResponse<String> second = server.post("/v1/completions", body, "Authorization", auth());
+        JsonNode b = ServerProcess.JSON.readTree(second.body());
+        assertEquals(a.path("choices").get(0).path("text").asText(), b.path("choices").get(0).path("text").asText());
+        assertEquals(promptTokens, server.metric("vllm:prefix_cache_queries_total") - q1);
+        assertEquals(promptTokens - 1, server.metric("vllm:prefix_cache_hits_total") - h1,
+                "all but the last prompt token (run for the first logits) came from the cache");
+
+        String metrics = server.get("/metrics").body();
+        assertTrue(metrics.lines().anyMatch(l -> l.startsWith("vllm:cache_config_info{") && l.contains("block_size=\"256\"")
+                && l.contains("num_gpu_blocks=\"8\"") && l.endsWith(" 1.0")), "cache_config_info: 512 x 4 / 256 blocks");
     }
 }

@@ -16,7 +16,7 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.IntFunction;
 
 /**
- * Continuous batching: one thread owns the model and runs steps; each step is one {@link Engine#forward}
+ * Continuous batching: one thread owns the model and runs steps; each step is one {@link Engine#step}
  * over every running sequence, a decode token for each sequence that is generating and a prompt chunk for each that
  * is still prefilling. New requests join at the next step and finished ones leave, so requests never wait for a
  * whole batch to end.
@@ -28,24 +28,77 @@ import java.util.function.IntFunction;
  * <p>Budget: the KV cache holds at most {@code maxContextLength x maxConcurrentSequences} positions; a sequence
  * reserves {@code min(maxContextLength, prompt + max_tokens)} positions when admitted. Requests beyond
  * {@code maxWaitingRequests} are refused with {@link QueueFullException}.
+ *
+ * <p>Prefix caching ({@link PrefixCache}, when {@code prefixCacheBytes > 0}): a new sequence starts from the KV of
+ * the longest cached prefix of its prompt and prefills only the rest; the cached entries take what the running
+ * sequences leave of the budget and the least recently used go first when a sequence needs room. The choices of a
+ * request with n > 1 prefill the prompt once: one of them runs it, the others copy its KV and sample their first
+ * token from the same logits.
+ *
+ * <p>Prompt-lookup speculation ({@code speculativeDraft > 0}): a decoding sequence whose recent tokens occurred
+ * earlier in its context feeds the tokens that followed them as a draft, with its last sampled token, in one step
+ * with every row's logits. Its sampler then picks token after token from those rows exactly as it would have one
+ * step at a time (the same calls in the same order, so the same random draws), and the draft is accepted while it
+ * agrees; the cache is cut back after the last accepted one. With a seed the output is what the same request gives
+ * without speculation, as long as the engine gives a token the same logits in a step of several rows.
  */
 public final class BatchScheduler implements AutoCloseable {
 
     private static final System.Logger LOG = System.getLogger(BatchScheduler.class.getName());
 
-    /** Scheduler limits, from the server's options. */
-    public record Config(int maxContextLength, int maxConcurrentSequences, int maxWaitingRequests, int prefillChunk) {
+    /**
+     * Scheduler limits, from the server's options.
+     *
+     * @param prefixCacheBytes  most bytes the prefix cache may hold; 0 turns prefix caching off (entries also count
+     *                          against the KV budget: they live in what the running sequences leave of it)
+     * @param prefixBlock       a prompt's prefill leaves a reusable snapshot of its KV each time it passes a multiple
+     *                          of this many tokens, and at its end when it is at least this long
+     * @param speculativeDraft  prompt-lookup speculation: most draft tokens verified per decode step; 0 = off
+     * @param speculativeNgram  longest n-gram looked up for a draft (then shorter ones, down to 1)
+     */
+    public record Config(int maxContextLength, int maxConcurrentSequences, int maxWaitingRequests, int prefillChunk,
+                         long prefixCacheBytes, int prefixBlock, int speculativeDraft, int speculativeNgram) {
         public Config {
             if (maxContextLength < 2 || maxConcurrentSequences < 1 || maxWaitingRequests < 0 || prefillChunk < 1) {
                 throw new IllegalArgumentException("need max-context-length >= 2, max-concurrent-sequences >= 1,"
                         + " max-waiting-requests >= 0, prefill-chunk >= 1");
             }
+            if (prefixCacheBytes < 0 || prefixBlock < 1) {
+                throw new IllegalArgumentException("need prefix-cache-bytes >= 0 and prefix-cache-block >= 1");
+            }
+            if (speculativeDraft < 0 || speculativeDraft > MAX_DRAFT || speculativeNgram < 1) {
+                throw new IllegalArgumentException("need speculative-ngram in 0.." + MAX_DRAFT
+                        + " and speculative-ngram-size >= 1");
+            }
+        }
+
+        /** Without prefix caching or speculation. */
+        public Config(int maxContextLength, int maxConcurrentSequences, int maxWaitingRequests, int prefillChunk) {
+            this(maxContextLength, maxConcurrentSequences, maxWaitingRequests, prefillChunk, 0, 256, 0, 3);
+        }
+
+        /** The same limits with prefix caching up to {@code bytes} (0 = off), snapshots every {@code block} tokens. */
+        public Config withPrefixCache(long bytes, int block) {
+            return new Config(maxContextLength, maxConcurrentSequences, maxWaitingRequests, prefillChunk, bytes, block,
+                    speculativeDraft, speculativeNgram);
+        }
+
+        /** The same limits with prompt-lookup speculation of up to {@code draft} tokens (0 = off). */
+        public Config withSpeculation(int draft, int ngram) {
+            return new Config(maxContextLength, maxConcurrentSequences, maxWaitingRequests, prefillChunk,
+                    prefixCacheBytes, prefixBlock, draft, ngram);
         }
 
         long kvBudgetTokens() {
             return (long) maxContextLength * maxConcurrentSequences;
         }
     }
+
+    /**
+     * Most draft tokens of one speculative step: a rejected draft is taken back by truncating the cache, and a
+     * sliding-window ring can only take back as many positions as it keeps spare (32 in the CPU engine).
+     */
+    public static final int MAX_DRAFT = 16;
 
     /** A submitted request: cancelling frees its sequence at the next step boundary. */
     public interface Handle {
@@ -66,8 +119,9 @@ public final class BatchScheduler implements AutoCloseable {
     private boolean stopped;
     private boolean wakeRequested;
 
-    // scheduler thread only
+    // scheduler thread only (admitOrWait runs on it too)
     private final List<Sequence> running = new ArrayList<>();
+    private final PrefixCache prefixCache;
     private long reservedTokens;
 
     // read by metrics from any thread
@@ -76,11 +130,18 @@ public final class BatchScheduler implements AutoCloseable {
     private volatile long usedPositions;
     private volatile long usedBytes;
     private volatile long steps;
+    private volatile long prefixQueries;
+    private volatile long prefixHits;
+    private volatile long prefixCacheBytes;
+    private volatile long draftTokens;
+    private volatile long acceptedDraftTokens;
 
     public BatchScheduler(Engine model, Config config) {
         this.model = model;
         this.tokenizer = model.tokenizer();
         this.config = config;
+        this.prefixCache = config.prefixCacheBytes() > 0
+                ? new PrefixCache(model.info().kvBytesPerToken(), config.prefixCacheBytes()) : null;
         this.thread = Thread.ofPlatform().name("gemma-scheduler").daemon(true).unstarted(this::loop);
     }
 
@@ -105,9 +166,10 @@ public final class BatchScheduler implements AutoCloseable {
 
     /**
      * Queues {@code n} sequences for one request (OpenAI's {@code n}: several choices for the same prompt), all or
-     * none. Each is an ordinary sequence with its own KV cache and sampler, batched with everything else; choice
-     * {@code i} samples with {@link GenerationParams#choiceSeed} of the request's seed, so choice 0 is what the same
-     * request with n = 1 gives and every choice is reproducible. Without a seed each choice draws its own.
+     * none. Each is an ordinary sequence with its own KV cache and sampler, batched with everything else; the prompt
+     * is prefilled once for all of them. Choice {@code i} samples with {@link GenerationParams#choiceSeed} of the
+     * request's seed, so choice 0 is what the same request with n = 1 gives and every choice is reproducible.
+     * Without a seed each choice draws its own.
      *
      * @param listeners the listener of choice {@code i} (0..n-1)
      * @return one handle that cancels every choice
@@ -129,10 +191,15 @@ public final class BatchScheduler implements AutoCloseable {
         }
         List<Sequence> seqs = new ArrayList<>(n);
         int[] promptCopy = prompt.clone();
+        Sequence.Choices choices = n > 1 ? new Sequence.Choices() : null;
         for (int i = 0; i < n; i++) {
             long seed = params.seed() != null ? GenerationParams.choiceSeed(params.seed(), i)
                     : ThreadLocalRandom.current().nextLong();
-            seqs.add(new Sequence(this, promptCopy, params, listeners.apply(i), seed));
+            seqs.add(new Sequence(this, promptCopy, params, listeners.apply(i), seed, choices));
+        }
+        if (choices != null) {
+            choices.members = List.copyOf(seqs);
+            choices.unstarted = n;
         }
         lock.lock();
         try {
@@ -179,6 +246,31 @@ public final class BatchScheduler implements AutoCloseable {
     /** Forward passes run so far. */
     public long steps() {
         return steps;
+    }
+
+    /** Prompt tokens of admitted sequences, while prefix caching is on (vLLM's {@code prefix_cache_queries}). */
+    public long prefixCacheQueries() {
+        return prefixQueries;
+    }
+
+    /** Of those, the tokens whose KV came from a cached prefix (vLLM's {@code prefix_cache_hits}). */
+    public long prefixCacheHits() {
+        return prefixHits;
+    }
+
+    /** Bytes the prefix cache's entries hold. */
+    public long prefixCacheBytes() {
+        return prefixCacheBytes;
+    }
+
+    /** Draft tokens proposed by prompt lookup so far. */
+    public long draftTokens() {
+        return draftTokens;
+    }
+
+    /** Of those, the ones the model's own choice confirmed. */
+    public long acceptedDraftTokens() {
+        return acceptedDraftTokens;
     }
 
     /**
@@ -247,8 +339,12 @@ public final class BatchScheduler implements AutoCloseable {
     private void loop() {
         try {
             while (true) {
-                if (!admitOrWait()) {
+                List<Sequence> admitted = admitOrWait();
+                if (admitted == null) {
                     break;
+                }
+                for (Sequence seq : admitted) {
+                    begin(seq);
                 }
                 dropCancelled();
                 if (!running.isEmpty()) {
@@ -272,12 +368,16 @@ public final class BatchScheduler implements AutoCloseable {
                 lock.unlock();
             }
             running.clear();
+            if (prefixCache != null) {
+                prefixCache.clear();
+            }
             for (Sequence seq : left) {
                 notifyEnd(seq, FinishReason.CANCELLED);
             }
             runningCount = 0;
             usedPositions = 0;
             usedBytes = 0;
+            prefixCacheBytes = 0;
             lock.lock();
             try {
                 idle.signalAll();
@@ -287,29 +387,43 @@ public final class BatchScheduler implements AutoCloseable {
         }
     }
 
-    /** Moves waiting requests into free slots; blocks while there is nothing to do. False once stopped. */
-    private boolean admitOrWait() throws InterruptedException {
+    /**
+     * Moves waiting requests into free slots (evicting cached prefixes to make room); blocks while there is nothing
+     * to do. Returns the sequences admitted now (their caches are set up by {@link #begin}), null once stopped.
+     */
+    private List<Sequence> admitOrWait() throws InterruptedException {
         lock.lock();
         try {
+            List<Sequence> admitted = new ArrayList<>();
             while (true) {
                 if (stopped) {
-                    return false;
+                    return null;
                 }
                 while (running.size() < config.maxConcurrentSequences() && !waiting.isEmpty()) {
                     Sequence next = waiting.peek();
                     int capacity = (int) Math.min(config.maxContextLength(), (long) next.prompt.length + next.params.maxTokens());
-                    if (reservedTokens + capacity > config.kvBudgetTokens()) {
+                    long free = config.kvBudgetTokens() - reservedTokens - capacity;
+                    if (free < 0) {
                         break;
                     }
+                    if (prefixCache != null) {
+                        // the prefix it will reuse first: the room it needs must not evict it
+                        next.prefix = next.choices == null ? prefixCache.lookup(next.prompt) : null;
+                        if (next.prefix != null && prefixCache.cost() > free) {
+                            next.takenPrefix = prefixCache.take(next.prefix); // no room for a copy beside it
+                        }
+                        prefixCache.shrinkTo(free);
+                    }
                     waiting.poll();
-                    next.cache = model.newKvCache(capacity);
+                    next.reserved = capacity;
                     reservedTokens += capacity;
                     running.add(next);
+                    admitted.add(next);
                 }
                 waitingCount = waiting.size();
                 runningCount = running.size();
                 if (!running.isEmpty()) {
-                    return true;
+                    return admitted;
                 }
                 idle.signalAll();
                 if (!wakeRequested) {
@@ -322,12 +436,76 @@ public final class BatchScheduler implements AutoCloseable {
         }
     }
 
+    /**
+     * Gives an admitted sequence its cache: the prompt's KV from another choice of its request, the longest cached
+     * prefix of its prompt, or an empty cache. With prefix caching every cache has the context's capacity, so that
+     * an entry copied for a longer prompt holds it (the CPU engine grows its global layers as they fill); the
+     * sequence still never writes more than it reserved.
+     */
+    private void begin(Sequence seq) {
+        Sequence.Choices choices = seq.choices;
+        if (choices != null) {
+            choices.unstarted--;
+            if (choices.promptLogits != null) {
+                fromChoices(seq, choices.unstarted == 0 ? choices.promptCache : choices.promptCache.copy(seq.prompt.length));
+                if (choices.unstarted == 0) {
+                    choices.promptCache = null;
+                    choices.promptLogits = null;
+                }
+                return;
+            }
+            if (choices.leader != null) {
+                seq.parked = true; // the leader's prefill serves it
+                return;
+            }
+            choices.leader = seq;
+        }
+        startFromPrefixCache(seq);
+    }
+
+    private void startFromPrefixCache(Sequence seq) {
+        if (prefixCache == null) {
+            seq.cache = model.newKvCache(seq.reserved);
+            return;
+        }
+        prefixQueries += seq.prompt.length;
+        PrefixCache.Match match = seq.prefix;
+        seq.prefix = null;
+        if (match == null || (seq.takenPrefix == null && !prefixCache.contains(match.entry()))) {
+            match = prefixCache.lookup(seq.prompt); // none found at admission, or evicted since
+        }
+        if (seq.takenPrefix != null) {
+            seq.cache = seq.takenPrefix;
+            seq.takenPrefix = null;
+        } else if (match != null) {
+            seq.cache = match.entry().cache.copy(match.reuse());
+        } else {
+            seq.cache = model.newKvCache(config.maxContextLength());
+        }
+        if (match != null) {
+            seq.prefilled = match.reuse();
+            prefixHits += match.reuse();
+        }
+    }
+
+    /** A choice starts with the prompt's KV and samples its first token from the prompt's logits at the next step. */
+    private void fromChoices(Sequence seq, Engine.KvCache promptCache) {
+        seq.cache = promptCache;
+        seq.prefilled = seq.prompt.length;
+        seq.parked = false;
+        seq.pendingLogits = seq.choices.promptLogits;
+        if (prefixCache != null) {
+            prefixQueries += seq.prompt.length;
+            prefixHits += seq.prompt.length;
+        }
+    }
+
     private void dropCancelled() {
         for (Iterator<Sequence> it = running.iterator(); it.hasNext(); ) {
             Sequence seq = it.next();
             if (seq.cancelled) {
                 it.remove();
-                release(seq);
+                release(seq, true);
                 notifyEnd(seq, FinishReason.CANCELLED);
             }
         }
@@ -335,22 +513,55 @@ public final class BatchScheduler implements AutoCloseable {
 
     /** One forward pass over the running sequences, then sampling for each that produced logits. */
     private void step() {
+        for (Sequence seq : new ArrayList<>(running)) {
+            if (seq.pendingLogits != null) {
+                float[] l = seq.pendingLogits;
+                seq.pendingLogits = null;
+                accept(seq, l);
+            } else if (seq.parked && seq.choices.leader == null) {
+                seq.parked = false; // the choice that was to prefill ended first: this one does it
+                seq.choices.leader = seq;
+                startFromPrefixCache(seq);
+            }
+        }
         List<Sequence> batch = new ArrayList<>(running.size());
         List<Step> stepList = new ArrayList<>(running.size());
+        List<int[]> drafts = new ArrayList<>(running.size());
         int promptTokens = 0;
         for (Sequence seq : running) {
+            if (seq.parked) {
+                continue;
+            }
+            int[] draft = null;
             if (seq.prefilling()) {
-                int len = Math.min(config.prefillChunk(), seq.prompt.length - seq.prefilled);
-                if (promptTokens > 0 && promptTokens + len > config.prefillChunk()) {
+                int chunk = config.prefillChunk();
+                // chunks stay on the grid k*chunk when a cached prefix ends between two of its points
+                int len = Math.min(chunk - seq.prefilled % chunk, seq.prompt.length - seq.prefilled);
+                if (promptTokens > 0 && promptTokens + len > chunk) {
                     continue; // its chunk waits for a later step; decodes of the others go on
                 }
                 promptTokens += len;
-                int[] chunk = Arrays.copyOfRange(seq.prompt, seq.prefilled, seq.prefilled + len);
-                stepList.add(new Step(seq.cache, chunk, seq.prefilled + len == seq.prompt.length));
+                int[] tokens = Arrays.copyOfRange(seq.prompt, seq.prefilled, seq.prefilled + len);
+                boolean last = seq.prefilled + len == seq.prompt.length;
+                stepList.add(new Step(seq.cache, seq.prefilled, tokens, last ? Engine.Logits.LAST : Engine.Logits.NONE));
             } else {
-                stepList.add(new Step(seq.cache, new int[] {seq.nextInput}, true));
+                int position = seq.prompt.length + seq.generated - 1;
+                draft = draftFor(seq, position);
+                if (draft.length == 0) {
+                    stepList.add(new Step(seq.cache, position, new int[] {seq.nextInput}, Engine.Logits.LAST));
+                    draft = null;
+                } else {
+                    int[] tokens = new int[draft.length + 1];
+                    tokens[0] = seq.nextInput;
+                    System.arraycopy(draft, 0, tokens, 1, draft.length);
+                    stepList.add(new Step(seq.cache, position, tokens, Engine.Logits.ALL));
+                }
             }
             batch.add(seq);
+            drafts.add(draft);
+        }
+        if (batch.isEmpty()) {
+            return;
         }
         float[][] logits;
         try {
@@ -359,7 +570,7 @@ public final class BatchScheduler implements AutoCloseable {
             LOG.log(System.Logger.Level.ERROR, "forward pass failed for " + batch.size() + " sequences", e);
             for (Sequence seq : batch) {
                 running.remove(seq);
-                release(seq);
+                release(seq, false);
                 seq.done = true;
                 safely(() -> seq.listener.onError("inference failed: " + e));
             }
@@ -370,20 +581,105 @@ public final class BatchScheduler implements AutoCloseable {
             Sequence seq = batch.get(i);
             Step s = stepList.get(i);
             if (seq.prefilling()) {
+                int before = seq.prefilled;
                 seq.prefilled += s.tokens().length;
-            }
-            if (s.logits() != Engine.Logits.NONE) {
+                if (!seq.prefilling()) {
+                    shareWithChoices(seq, logits[i]);
+                }
+                snapshot(seq, before);
+                if (s.logits() != Engine.Logits.NONE) {
+                    accept(seq, logits[i]);
+                }
+            } else if (drafts.get(i) == null) {
                 accept(seq, logits[i]);
+            } else {
+                verify(seq, drafts.get(i), logits[i]);
             }
         }
     }
 
-    /** Samples the next token of {@code seq}, sends its text, and ends the sequence when it is done. */
-    private void accept(Sequence seq, float[] logits) {
+    /** The draft for a decoding sequence: none without speculation, near the end of its budget, or with no match. */
+    private int[] draftFor(Sequence seq, int position) {
+        if (config.speculativeDraft() == 0 || seq.cancelled) {
+            return new int[0];
+        }
+        int room = Math.min(seq.params.maxTokens() - seq.generated - 1, seq.reserved - position - 1);
+        int max = Math.min(config.speculativeDraft(), room);
+        if (max < 1) {
+            return new int[0];
+        }
+        return PromptLookup.draft(seq.context(), seq.prompt.length + seq.generated, config.speculativeNgram(), max);
+    }
+
+    /**
+     * Samples from the rows of a speculative step one after the other, as many as the draft got right plus one, then
+     * cuts the cache back to the positions that hold accepted tokens.
+     */
+    private void verify(Sequence seq, int[] draft, float[] rows) {
+        int vocab = rows.length / (draft.length + 1);
+        draftTokens += draft.length;
+        int accepted = 0;
+        for (int j = 0; j <= draft.length; j++) {
+            int token = accept(seq, Arrays.copyOfRange(rows, j * vocab, (j + 1) * vocab));
+            if (token < 0) {
+                break; // ended; release cut the cache back
+            }
+            if (j == draft.length || token != draft[j]) {
+                break;
+            }
+            accepted++;
+        }
+        acceptedDraftTokens += accepted;
+        if (seq.cache != null) {
+            seq.cache.truncate(seq.validLength());
+        }
+    }
+
+    /** After the prompt of a choice of n > 1 is prefilled: the other choices get its KV and its logits. */
+    private void shareWithChoices(Sequence seq, float[] logits) {
+        Sequence.Choices choices = seq.choices;
+        if (choices == null || choices.leader != seq) {
+            return;
+        }
+        float[] shared = logits.clone(); // the leader's sampler may touch its own array
+        choices.promptLogits = shared;
+        for (Sequence other : choices.members) {
+            if (other.parked && running.contains(other)) {
+                fromChoices(other, seq.cache.copy(seq.prompt.length));
+            }
+        }
+        if (choices.unstarted > 0) {
+            choices.promptCache = seq.cache.copy(seq.prompt.length);
+        } else {
+            choices.promptLogits = null;
+        }
+    }
+
+    /** Leaves a reusable copy of the prompt's KV when the prefill passed a block boundary or ended a long prompt. */
+    private void snapshot(Sequence seq, int before) {
+        if (prefixCache == null) {
+            return;
+        }
+        int block = config.prefixBlock();
+        int after = seq.prefilled;
+        boolean end = after == seq.prompt.length;
+        if (end ? after >= block : after / block > before / block) {
+            Engine.KvCache copy = seq.cache.copy(after);
+            prefixCache.insert(Arrays.copyOf(seq.prompt, after), copy, config.kvBudgetTokens() - reservedTokens);
+            prefixCacheBytes = prefixCache.bytes();
+        }
+    }
+
+    /**
+     * Samples the next token of {@code seq}, sends its text, and ends the sequence when it is done. Returns the token,
+     * or -1 when the sequence ended (or was cancelled) and takes no more.
+     */
+    private int accept(Sequence seq, float[] logits) {
         if (seq.cancelled) {
-            return; // dropped at the start of the next step
+            return -1; // dropped at the start of the next step
         }
         int token = seq.sampler.sample(logits);
+        seq.record(token);
         seq.generated++;
         float logprob = Float.NaN;
         List<GenerationListener.TopLogprob> top = List.of();
@@ -404,24 +700,26 @@ public final class BatchScheduler implements AutoCloseable {
                 emit(seq, new GenerationListener.GeneratedToken(-1, rest, new byte[0], Float.NaN, List.of()));
             }
             finish(seq, FinishReason.STOP);
-            return;
+            return -1;
         }
         byte[] bytes = tokenizer.tokenBytes(token);
         String text = seq.text.append(bytes);
         emit(seq, new GenerationListener.GeneratedToken(token, text, bytes, logprob, top));
         if (seq.text.stopped()) {
             finish(seq, FinishReason.STOP);
-            return;
+            return -1;
         }
-        if (seq.generated >= seq.params.maxTokens() || seq.cache.length() >= seq.cache.capacity()) {
+        // the token would be fed at position prompt + generated - 1: none is left of the reservation
+        if (seq.generated >= seq.params.maxTokens() || seq.prompt.length + seq.generated - 1 >= seq.reserved) {
             String rest = seq.text.flush();
             if (!rest.isEmpty()) {
                 emit(seq, new GenerationListener.GeneratedToken(-1, rest, new byte[0], Float.NaN, List.of()));
             }
             finish(seq, FinishReason.LENGTH);
-            return;
+            return -1;
         }
         seq.nextInput = token;
+        return token;
     }
 
     private void emit(Sequence seq, GenerationListener.GeneratedToken token) {
@@ -430,15 +728,34 @@ public final class BatchScheduler implements AutoCloseable {
 
     private void finish(Sequence seq, FinishReason reason) {
         running.remove(seq);
-        release(seq);
+        release(seq, true);
         notifyEnd(seq, reason);
     }
 
-    private void release(Sequence seq) {
-        if (seq.cache != null) {
-            reservedTokens -= seq.cache.capacity();
-            seq.cache = null;
+    /**
+     * Frees the sequence's reservation; with prefix caching its cache, cut back to the positions that hold its
+     * tokens, becomes an entry (unless {@code keep} is false: a failed step may have left it half written).
+     */
+    private void release(Sequence seq, boolean keep) {
+        if (seq.choices != null && seq.choices.leader == seq && seq.prefilling()) {
+            seq.choices.leader = null; // a parked choice takes over the prefill
         }
+        reservedTokens -= seq.reserved;
+        seq.reserved = 0;
+        Engine.KvCache cache = seq.cache;
+        seq.cache = null;
+        if (cache == null || prefixCache == null || !keep) {
+            return;
+        }
+        int valid = seq.validLength();
+        if (valid == 0 || valid < cache.rewindLimit()) {
+            return;
+        }
+        if (valid < cache.length()) {
+            cache.truncate(valid);
+        }
+        prefixCache.insert(Arrays.copyOf(seq.context(), valid), cache, config.kvBudgetTokens() - reservedTokens);
+        prefixCacheBytes = prefixCache.bytes();
     }
 
     private void notifyEnd(Sequence seq, FinishReason reason) {
@@ -453,8 +770,10 @@ public final class BatchScheduler implements AutoCloseable {
         long positions = 0;
         long bytes = 0;
         for (Sequence seq : running) {
-            positions += seq.cache.length();
-            bytes += seq.cache.bytes();
+            if (seq.cache != null) {
+                positions += seq.cache.length();
+                bytes += seq.cache.bytes();
+            }
         }
         usedPositions = positions;
         usedBytes = bytes;

@@ -9,6 +9,7 @@ import java.util.concurrent.TimeUnit;
 final class Collector implements GenerationListener {
 
     final List<Integer> tokens = new ArrayList<>();
+    final List<Float> logprobs = new ArrayList<>();
     final StringBuilder text = new StringBuilder();
     final CompletableFuture<FinishReason> done = new CompletableFuture<>();
     volatile int completionTokens = -1;
@@ -17,6 +18,7 @@ final class Collector implements GenerationListener {
     public synchronized void onToken(GeneratedToken token) {
         if (token.id() >= 0) {
             tokens.add(token.id());
+            logprobs.add(token.logprob());
         }
         text.append(token.text());
     }

@@ -15,19 +15,30 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * chunk or decode token, the logits (and so the output) would change. Vocabulary: 0 pad, 1 eos, 2 end_of_turn,
  * 3..28 the letters 'a'..'z', 29 a space, 30 and 31 the two UTF-8 bytes of 'é' (byte-fallback style).
  */
-final class FakeModel implements Engine {
+class FakeModel implements Engine {
 
     static final int VOCAB = 32;
 
-    /** Sizes of each forward call: number of steps and prompt tokens, for assertions on batching. */
+    /** Sizes of each forward call: steps, tokens of steps with several tokens, all tokens (for assertions). */
     final List<int[]> calls = new CopyOnWriteArrayList<>();
     /** Milliseconds each forward pass sleeps (to keep requests running while a test acts). */
     volatile long delayMillis;
     /** How strongly end tokens are suppressed (a large value keeps sequences generating). */
     final float endBias;
+    /**
+     * When positive, caches behave like a sliding-window ring of this many slots of which {@link #spareSlots} are
+     * spare (the CPU engine's layout): past {@code ringSlots} positions, {@code rewindLimit = length - spareSlots}.
+     */
+    volatile int ringSlots;
+    volatile int spareSlots;
 
     FakeModel(float endBias) {
         this.endBias = endBias;
+    }
+
+    /** The logits after {@code history}; {@link #logitsFor} unless a test's subclass says otherwise. */
+    float[] logits(List<Integer> history) {
+        return logitsFor(history, endBias);
     }
 
     static float[] logitsFor(List<Integer> history, float endBias) {
@@ -71,16 +82,26 @@ final class FakeModel implements Engine {
 
         @Override
         public int rewindLimit() {
-            return 0;
+            int ring = ringSlots;
+            return ring > 0 && tokens.size() > ring ? tokens.size() - spareSlots : 0;
         }
 
         @Override
         public void truncate(int length) {
+            checkRewind(length);
             tokens.subList(length, tokens.size()).clear();
+        }
+
+        private void checkRewind(int length) {
+            if (length < rewindLimit() || length > tokens.size()) {
+                throw new IllegalArgumentException("cannot cut " + tokens.size() + " positions to " + length
+                        + " (rewind limit " + rewindLimit() + ")");
+            }
         }
 
         @Override
         public Cache copy(int length) {
+            checkRewind(length);
             Cache c = new Cache(capacity);
             c.tokens.addAll(tokens.subList(0, length));
             return c;
@@ -110,11 +131,13 @@ final class FakeModel implements Engine {
     @Override
     public float[][] step(List<Step> steps) {
         int promptTokens = 0;
+        int allTokens = 0;
         float[][] out = new float[steps.size()][];
         for (int i = 0; i < steps.size(); i++) {
             Step s = steps.get(i);
             Cache c = (Cache) s.cache();
-            if (s.position() > c.length() || s.position() + s.tokens().length > c.capacity) {
+            if (s.position() > c.length() || s.position() < c.rewindLimit()
+                    || s.position() + s.tokens().length > c.capacity) {
                 throw new IllegalStateException("bad step: position " + s.position() + ", " + s.tokens().length
                         + " tokens, cache " + c.length() + " of " + c.capacity);
             }
@@ -122,23 +145,24 @@ final class FakeModel implements Engine {
             for (int t : s.tokens()) {
                 c.tokens.add(t);
             }
+            allTokens += s.tokens().length;
             if (s.tokens().length > 1) {
                 promptTokens += s.tokens().length;
             }
             out[i] = switch (s.logits()) {
                 case NONE -> null;
-                case LAST -> logitsFor(c.tokens, endBias);
+                case LAST -> logits(c.tokens);
                 case ALL -> {
                     float[] all = new float[s.tokens().length * VOCAB];
                     int first = c.tokens.size() - s.tokens().length;
                     for (int t = 0; t < s.tokens().length; t++) {
-                        System.arraycopy(logitsFor(c.tokens.subList(0, first + t + 1), endBias), 0, all, t * VOCAB, VOCAB);
+                        System.arraycopy(logits(c.tokens.subList(0, first + t + 1)), 0, all, t * VOCAB, VOCAB);
                     }
                     yield all;
                 }
             };
         }
-        calls.add(new int[] {steps.size(), promptTokens});
+        calls.add(new int[] {steps.size(), promptTokens, allTokens});
         if (delayMillis > 0) {
             try {
                 Thread.sleep(delayMillis);
