@@ -6,8 +6,10 @@ import io.gemmaserving.runtime.engine.GemmaTokenizer;
 import io.gemmaserving.runtime.engine.Engine;
 import io.gemmaserving.runtime.engine.backend.Backend;
 import io.gemmaserving.runtime.engine.backend.Backends;
+import io.gemmaserving.runtime.engine.backend.VectorBackend;
 import io.gemmaserving.runtime.engine.gguf.GgufFile;
 import io.gemmaserving.runtime.engine.safetensors.SafetensorsDirectory;
+import io.gemmaserving.runtime.engine.tensor.Repack;
 import io.gemmaserving.runtime.engine.tokenizer.SentencePieceTokenizer;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
@@ -70,11 +72,19 @@ public final class ModelLoader {
         GgufFile gguf = GgufFile.open(file);
         try {
             GemmaConfig cfg = GemmaConfig.fromGguf(gguf.metadata(), name);
-            GemmaWeights w = GemmaWeights.bind(cfg, n -> gguf.hasTensor(n) ? gguf.tensor(n) : null, name);
-            pageIn(gguf, name);
-            GemmaTokenizer tok = SentencePieceTokenizer.fromGguf(gguf);
             Backend backend = Backends.select(options.backend(), threads);
-            return new GemmaModel(name, cfg, w, tok, backend, threads, gguf, options.numerics());
+            // the vector kernels stream some formats from a copy in their own layout (made after the page-in)
+            boolean repack = backend instanceof VectorBackend;
+            pageIn(gguf, name);
+            try {
+                GemmaWeights w = GemmaWeights.bind(cfg, n -> !gguf.hasTensor(n) ? null
+                        : repack ? Repack.forVector(gguf.tensor(n)) : gguf.tensor(n), name);
+                GemmaTokenizer tok = SentencePieceTokenizer.fromGguf(gguf);
+                return new GemmaModel(name, cfg, w, tok, backend, threads, gguf, options.numerics());
+            } catch (RuntimeException e) {
+                backend.close();
+                throw e;
+            }
         } catch (RuntimeException e) {
             gguf.close();
             throw e;
