@@ -36,9 +36,9 @@ public final class Engines {
                     yield CudaEngine.open(model, options);
                 }
                 LOG.log(Level.INFO, "backend auto: no usable GPU (" + gpu.message() + "), running on the CPU");
-                yield cpu(model, options, "auto");
+                yield cpu(model, options);
             }
-            case "cpu", "vector", "scalar" -> cpu(model, options, options.backend());
+            case "cpu", "vector", "scalar" -> cpu(model, options);
             default -> throw new IllegalArgumentException("unknown backend '" + options.backend()
                     + "' (auto, cuda, cpu, vector, scalar)");
         };
@@ -46,11 +46,7 @@ public final class Engines {
         return engine;
     }
 
-    private static Engine cpu(Path model, EngineOptions options, String backend) throws IOException {
-        if (options.tensorParallelSize() > 1) {
-            throw new IllegalArgumentException("--tensor-parallel-size " + options.tensorParallelSize()
-                    + " needs the CUDA backend; the CPU engine runs on one host");
-        }
-        return ModelLoader.load(model, new ModelLoader.Options(backend, options.threads(), options.numerics()));
+    private static Engine cpu(Path model, EngineOptions options) throws IOException {
+        return ModelLoader.load(model, options);
     }
 }

@@ -1,5 +1,6 @@
 package io.gemmaserving.runtime.engine;
 
+import io.gemmaserving.runtime.engine.model.Numerics;
 import java.nio.file.Path;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -64,6 +65,16 @@ public final class ServeOptions {
     @Option(names = "--drain-timeout-seconds", defaultValue = "30",
             description = "On SIGTERM, how long running requests may take to finish (default: ${DEFAULT-VALUE}).")
     public int drainTimeoutSeconds;
+
+    @Option(names = "--termination-message-path", defaultValue = "/dev/termination-log",
+            description = "Where a start-up failure's one-line reason is also written, when that file is writable"
+                    + " (Kubernetes' terminationMessagePath; default: ${DEFAULT-VALUE}).")
+    public Path terminationMessagePath;
+
+    /** What the engine needs of these options: backend, threads and tensor-parallel size, as a value. */
+    public EngineOptions engineOptions() {
+        return new EngineOptions(backend, threads, tensorParallelSize, Numerics.F32);
+    }
 
     /** Parses {@code args}; throws {@link CommandLine.ParameterException} naming the bad option. */
     public static ServeOptions parse(String... args) {

@@ -1,6 +1,8 @@
 package io.gemmaserving.runtime.server;
 
 import io.gemmaserving.runtime.engine.Engine;
+import io.gemmaserving.runtime.engine.EngineOptions;
+import io.gemmaserving.runtime.engine.Engines;
 import io.gemmaserving.runtime.engine.ServeOptions;
 import io.gemmaserving.runtime.engine.batch.BatchScheduler;
 import io.gemmaserving.runtime.engine.batch.FinishReason;
@@ -10,23 +12,34 @@ import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
-import java.lang.reflect.Method;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.jboss.logging.Logger;
 
 /**
- * Owns the model and the scheduler. Loading runs on its own thread so the HTTP server (liveness, startup probes)
- * answers meanwhile; readiness turns true only after the weights are loaded AND one warm-up generation ran.
+ * Owns the engine and the scheduler. Loading runs on its own thread so the HTTP server (startup probe, metrics)
+ * answers meanwhile; readiness turns true only after the weights are loaded AND the warm-up generations ran.
+ *
+ * <p>A start-up failure (a backend that cannot run here, a file that is not a Gemma, an unreadable API key) ends the
+ * process with exit code 1 after one line on stderr, also written to the termination-message file: Kubernetes then
+ * shows the pod in CrashLoopBackOff with that line as its termination message, which the operator reports. A server
+ * that stayed up without a model would pass its liveness probe and hide the reason.
  */
 @ApplicationScoped
 public class ModelHolder {
 
     private static final Logger LOG = Logger.getLogger(ModelHolder.class);
+
+    /** Opens a model on an engine: {@link Engines#open} in the server, a fake in tests of the wiring. */
+    @FunctionalInterface
+    interface EngineFactory {
+        Engine open(Path model, EngineOptions options) throws Exception;
+    }
 
     private volatile ServeOptions options;
     private volatile Engine model;
@@ -35,58 +48,56 @@ public class ModelHolder {
     private volatile boolean loaded;
     private volatile boolean warmedUp;
     private volatile boolean draining;
-    private volatile String failure;
     private volatile byte[] apiKey;
 
     void onStart(@Observes StartupEvent event) {
-        options = ServerMain.options;
-        if (options == null) {
-            failure = "started without options (run through ServerMain)";
-            LOG.error(failure);
+        ServeOptions o = ServerMain.options;
+        if (o == null) {
+            StartupFailure.exit(null, "started without options (run through ServerMain)");
             return;
         }
-        servedName = options.servedModelName != null ? options.servedModelName : defaultName(options.model);
-        if (options.apiKeyFile != null) {
-            try {
-                apiKey = Files.readString(options.apiKeyFile).strip().getBytes(StandardCharsets.UTF_8);
-            } catch (Exception e) {
-                failure = "cannot read --api-key-file: " + e.getMessage();
-            }
-            LOG.infof("API key required (from %s)", options.apiKeyFile);
-        } else {
-            LOG.warn("No --api-key-file: the API is open to every client that reaches this port");
-        }
-        Thread.ofPlatform().name("gemma-model-load").daemon(true).start(this::load);
+        Thread.ofPlatform().name("gemma-model-load").daemon(true)
+                .start(() -> start(o, Engines::open, line -> StartupFailure.exit(o.terminationMessagePath, line)));
     }
 
-    private void load() {
+    /**
+     * Reads the API key, opens the model with {@code engines} and the engine options of {@code o}, starts the
+     * scheduler and warms it up. On failure, hands one line to {@code onFailure} and returns.
+     */
+    void start(ServeOptions o, EngineFactory engines, Consumer<String> onFailure) {
+        options = o;
+        servedName = o.servedModelName != null ? o.servedModelName : defaultName(o.model);
         try {
-            long t0 = System.nanoTime();
-            if (options.threads > 0) {
-                System.setProperty("gemma.threads", Integer.toString(options.threads));
+            if (o.apiKeyFile != null) {
+                apiKey = Files.readString(o.apiKeyFile).strip().getBytes(StandardCharsets.UTF_8);
+                LOG.infof("API key required (from %s)", o.apiKeyFile);
+            } else {
+                LOG.warn("No --api-key-file: the API is open to every client that reaches this port");
             }
-            if (!"auto".equals(options.backend)) {
-                System.setProperty("gemma.backend", options.backend);
-            }
-            Engine m = loadModel(options.model);
-            model = m;
-            int context = Math.min(options.maxContextLength, m.info().contextLength());
-            if (context < options.maxContextLength) {
-                LOG.warnf("--max-context-length %d is beyond the model's %d: using %d",
-                        options.maxContextLength, m.info().contextLength(), context);
-            }
-            scheduler = new BatchScheduler(m, new BatchScheduler.Config(context, options.maxConcurrentSequences,
-                    options.maxWaitingRequests, options.prefillChunk)).start();
-            loaded = true;
-            LOG.infof("Loaded %s (%s, %.1f MB of weights) in %.1f s; context %d x %d sequences, KV %.1f MB at most",
-                    servedName, m.info().architecture(), m.info().weightBytes() / 1e6, (System.nanoTime() - t0) / 1e9,
-                    context, options.maxConcurrentSequences,
-                    m.info().kvBytesPerToken() * (double) context * options.maxConcurrentSequences / 1e6);
-            warmUp(options.maxConcurrentSequences, context);
+            load(o, engines);
         } catch (Throwable e) {
-            failure = "model load failed: " + e;
-            LOG.error(failure, e);
+            LOG.debug("start-up failed", e);
+            onFailure.accept(StartupFailure.line(o.model, e));
         }
+    }
+
+    private void load(ServeOptions o, EngineFactory engines) throws Exception {
+        long t0 = System.nanoTime();
+        Engine m = engines.open(o.model, o.engineOptions());
+        model = m;
+        int context = Math.min(o.maxContextLength, m.info().contextLength());
+        if (context < o.maxContextLength) {
+            LOG.warnf("--max-context-length %d is beyond the model's %d: using %d",
+                    o.maxContextLength, m.info().contextLength(), context);
+        }
+        scheduler = new BatchScheduler(m, new BatchScheduler.Config(context, o.maxConcurrentSequences,
+                o.maxWaitingRequests, o.prefillChunk)).start();
+        loaded = true;
+        LOG.infof("Loaded %s (%s, %.1f MB of weights) in %.1f s on %s; context %d x %d sequences, KV %.1f MB at most",
+                servedName, m.info().architecture(), m.info().weightBytes() / 1e6, (System.nanoTime() - t0) / 1e9,
+                m.description(), context, o.maxConcurrentSequences,
+                m.info().kvBytesPerToken() * (double) context * o.maxConcurrentSequences / 1e6);
+        warmUp(o.maxConcurrentSequences, context);
     }
 
     /** Warm-up rounds at most, and the time after which no new round starts. */
@@ -98,9 +109,8 @@ public class ModelHolder {
      * the JIT: a round is one sequence alone, then two at once (the batch-1 and the batched kernels), each a 32-token
      * prompt and 16 greedy tokens (a shorter prompt when the context is under 64). Rounds repeat until one is no more
      * than 10 % faster than the one before (the kernels are compiled), at most {@value #WARM_UP_ROUNDS}, and none
-     * starts after 30 s. Measured on the 270M (2 threads), a 16-token streamed completion right after ready: with the former warm-up (one 2-token generation) the first request took
-     * 295 ms to its first token and 1.21 s in all, the third 57 ms and 0.45 s; with this one (4 rounds, 8.8-10.4 s)
-     * the first took 124-166 ms and 0.54-0.70 s.
+     * starts after 30 s. On the 270M (2 threads) this brings the first streamed 16-token completion after ready from
+     * about 1.2 s (295 ms to its first token) with a single 2-token generation down to 0.5-0.7 s (124-166 ms).
      */
     private void warmUp(int maxSequences, int context) throws Exception {
         long t0 = System.nanoTime();
@@ -152,35 +162,6 @@ public class ModelHolder {
         CompletableFuture.allOf(done).get(10, TimeUnit.MINUTES);
     }
 
-    /**
-     * The engine's loader, {@code io.gemmaserving.runtime.engine.model.ModelLoader.load(Path)}, found by name so the
-     * server builds while the engine's loader is being written; it fails with one line when absent.
-     */
-    static Engine loadModel(Path path) throws Exception {
-        Class<?> loader;
-        try {
-            loader = Class.forName(System.getProperty("gemma.model-loader", "io.gemmaserving.runtime.engine.model.ModelLoader"));
-        } catch (ClassNotFoundException e) {
-            throw new IllegalStateException("this build's engine has no ModelLoader");
-        }
-        Method load = loader.getMethod("load", Path.class);
-        try {
-            return (Engine) load.invoke(null, path);
-        } catch (java.lang.reflect.InvocationTargetException e) {
-            throw e.getCause() instanceof Exception ex ? ex : e;
-        }
-    }
-
-    /** True when the engine carries a model loader (tests skip without one). */
-    public static boolean loaderPresent() {
-        try {
-            Class.forName("io.gemmaserving.runtime.engine.model.ModelLoader");
-            return true;
-        } catch (ClassNotFoundException e) {
-            return false;
-        }
-    }
-
     void onStop(@Observes ShutdownEvent event) {
         draining = true;
         BatchScheduler s = scheduler;
@@ -222,15 +203,11 @@ public class ModelHolder {
     }
 
     public boolean ready() {
-        return loaded && warmedUp && !draining && failure == null;
+        return loaded && warmedUp && !draining;
     }
 
     public boolean draining() {
         return draining;
-    }
-
-    public String failure() {
-        return failure;
     }
 
     /** The API key's bytes, or null when the server is open. */

@@ -16,6 +16,9 @@ public class ServerMain implements QuarkusApplication {
     /** The parsed options; set before Quarkus starts, read by {@link ModelHolder}. */
     static volatile ServeOptions options;
 
+    /** 0, or {@link StartupFailure#EXIT_CODE} once start-up failed. */
+    static volatile int exitCode;
+
     public static void main(String... args) {
         ServeOptions parsed;
         try {
@@ -51,7 +54,7 @@ public class ServerMain implements QuarkusApplication {
     @Override
     public int run(String... args) {
         Quarkus.waitForExit();
-        return 0;
+        return exitCode;
     }
 
     static String check(ServeOptions o) {

@@ -4,8 +4,7 @@ import io.gemmaserving.runtime.engine.tensor.WeightTensor;
 
 /**
  * Where the large matrix products run. The scalar backend is the reference the others are tested against;
- * the Vector API backend is the CPU default; a CUDA backend runs on NVIDIA GPUs. Chosen at start-up and logged;
- * the system property {@code gemma.backend} forces one.
+ * the Vector API backend is the CPU default. Chosen at start-up from the engine's options and logged.
  */
 public interface Backend extends AutoCloseable {
 

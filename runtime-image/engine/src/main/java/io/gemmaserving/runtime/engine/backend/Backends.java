@@ -7,26 +7,21 @@ import java.util.Locale;
 /** Chooses the backend at start-up and says which in the log. */
 public final class Backends {
 
-    /** System property that forces a backend over what the caller asked for: {@code scalar} or {@code vector}. */
-    public static final String PROPERTY = "gemma.backend";
-
     private static final System.Logger LOG = System.getLogger(Backends.class.getName());
 
     private Backends() {
     }
 
     /**
-     * The backend named {@code requested} ({@code auto}, {@code cpu}, {@code vector}, {@code scalar}, or null for
-     * auto), unless the system property {@value #PROPERTY} names one. {@code auto} and {@code cpu} mean the Vector
-     * API backend, or the scalar one when the {@code jdk.incubator.vector} module is not loaded.
+     * The CPU backend named {@code requested} ({@code auto}, {@code cpu}, {@code vector}, {@code scalar}, or null for
+     * auto). {@code auto} and {@code cpu} mean the Vector API backend, or the scalar one when the
+     * {@code jdk.incubator.vector} module is not loaded.
      *
      * @param threads compute threads for the vector backend; 0 or less means one per available processor
-     * @throws IllegalArgumentException for an unknown name, or {@code cuda} (no CUDA backend in this build)
+     * @throws IllegalArgumentException for an unknown name ({@code cuda} is the CUDA engine's, see Engines)
      */
     public static Backend select(String requested, int threads) {
-        String forced = System.getProperty(PROPERTY);
-        String name = (forced != null && !forced.isBlank() ? forced : requested == null ? "auto" : requested)
-                .trim().toLowerCase(Locale.ROOT);
+        String name = (requested == null ? "auto" : requested).trim().toLowerCase(Locale.ROOT);
         int n = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
         boolean vectorApi = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
         Backend backend = switch (name) {
@@ -38,10 +33,9 @@ public final class Backends {
                 yield new VectorBackend(n);
             }
             case "auto", "cpu" -> vectorApi ? new VectorBackend(n) : new ScalarBackend();
-            case "cuda" -> throw new IllegalArgumentException("backend cuda is not available: this build has no CUDA backend");
-            default -> throw new IllegalArgumentException("unknown backend '" + name + "' (auto, cpu, vector, scalar)");
+            default -> throw new IllegalArgumentException("unknown CPU backend '" + name + "' (auto, cpu, vector, scalar)");
         };
-        String why = forced != null && !forced.isBlank() ? " (forced by -D" + PROPERTY + ")" : " (asked: " + name + ")";
+        String why = " (asked: " + name + ")";
         if (backend instanceof VectorBackend v) {
             LOG.log(System.Logger.Level.INFO, "Compute backend: vector, " + Simd.L + " float lanes, "
                     + v.threads() + " threads" + why);

@@ -3,6 +3,7 @@ package io.gemmaserving.runtime.engine.cli;
 import io.gemmaserving.runtime.engine.GemmaTokenizer;
 import io.gemmaserving.runtime.engine.GemmaTokenizer.ChatMessage;
 import io.gemmaserving.runtime.engine.Engine;
+import io.gemmaserving.runtime.engine.EngineOptions;
 import io.gemmaserving.runtime.engine.model.GemmaModel;
 import io.gemmaserving.runtime.engine.model.ModelLoader;
 import io.gemmaserving.runtime.engine.model.Numerics;
@@ -51,7 +52,7 @@ public final class GemmaCli {
         Numerics numerics;
 
         GemmaModel load() throws Exception {
-            return ModelLoader.load(model, new ModelLoader.Options(backend, threads, numerics));
+            return ModelLoader.load(model, new EngineOptions(backend, threads, 1, numerics));
         }
     }
 

@@ -9,9 +9,7 @@ import io.gemmaserving.runtime.engine.tensor.GgmlActivations;
 import io.gemmaserving.runtime.engine.tensor.WeightTensor;
 import java.util.IdentityHashMap;
 import java.util.List;
-import java.util.concurrent.ForkJoinPool;
 import java.util.function.IntConsumer;
-import java.util.stream.IntStream;
 
 /**
  * The Gemma 1/2/3 forward pass, one code path configured by {@link GemmaConfig}.
@@ -34,12 +32,12 @@ public final class GemmaModel implements Engine {
     private final GemmaWeights w;
     private final GemmaTokenizer tokenizer;
     private final Backend backend;
-    private final ForkJoinPool pool; // null: run on the calling thread
     private final ModelInfo info;
     private final AutoCloseable resource;
     private final Numerics numerics;
     private final int vocab;
     private final OpTimes times = new OpTimes();
+    private final Attention attention;
 
     // Scratch, grown to the largest token count seen (never allocated per token).
     private int capT;
@@ -55,31 +53,28 @@ public final class GemmaModel implements Engine {
     private float[] ropeCos; // [T x headDim/2] for the local base, then for the global base
     private float[] ropeSin;
     private int[] rowPos;   // position of each row in its sequence
-    private final ThreadLocal<float[]> scores = ThreadLocal.withInitial(() -> new float[256]);
     private final float[] invFreqLocal;
     private final float[] invFreqGlobal;
 
     /**
-     * @param threads  threads for attention and element-wise work when the backend has none of its own (it runs them
-     *                 on its threads otherwise); 1 = calling thread
+     * @param backend  runs the matrix products, attention's kernels, and every parallel loop on its threads
      * @param resource closed with the model (e.g. the memory-mapped file), may be null
      */
     public GemmaModel(String name, GemmaConfig cfg, GemmaWeights weights, GemmaTokenizer tokenizer, Backend backend,
-                      int threads, AutoCloseable resource) {
-        this(name, cfg, weights, tokenizer, backend, threads, resource, Numerics.F32);
+                      AutoCloseable resource) {
+        this(name, cfg, weights, tokenizer, backend, resource, Numerics.F32);
     }
 
     /** @param numerics {@link Numerics#GGML} wraps the backend in a {@link GgmlRoundingBackend} */
     public GemmaModel(String name, GemmaConfig cfg, GemmaWeights weights, GemmaTokenizer tokenizer, Backend backend,
-                      int threads, AutoCloseable resource, Numerics numerics) {
+                      AutoCloseable resource, Numerics numerics) {
         this.cfg = cfg;
         this.w = weights;
         this.tokenizer = tokenizer;
         this.numerics = numerics;
         this.backend = numerics == Numerics.GGML ? new GgmlRoundingBackend(backend) : backend;
         this.resource = resource;
-        // attention and row-wise work run on the backend's threads when it has some (one set of threads for all)
-        this.pool = threads > 1 && this.backend.parallelism() == 1 ? new ForkJoinPool(threads) : null;
+        this.attention = new Attention(cfg, this.backend);
         this.vocab = Math.toIntExact(weights.tokenEmbd().rows());
         this.info = new ModelInfo(name, cfg.architecture(), cfg.contextLength(), vocab, cfg.kvBytesPerToken(), weights.bytes());
         int half = cfg.headDim() / 2;
@@ -103,7 +98,8 @@ public final class GemmaModel implements Engine {
 
     @Override
     public String description() {
-        return "cpu (" + backend.name() + (numerics == Numerics.F32 ? "" : ", numerics " + numerics) + ")";
+        return "cpu (" + backend.name() + ", " + backend.parallelism() + (backend.parallelism() == 1 ? " thread" : " threads")
+                + (numerics == Numerics.F32 ? "" : ", numerics " + numerics) + ")";
     }
 
     public Numerics numerics() {
@@ -299,12 +295,7 @@ public final class GemmaModel implements Engine {
         times.other += System.nanoTime() - t0;
 
         t0 = System.nanoTime();
-        int heads = cfg.heads();
-        parallelFor(nSeq * heads, task -> attention(l, task / heads, task % heads, rowStart, caches));
-        // This step's keys and values go into the caches only now: the step's own rows were read from k/v above.
-        for (int s = 0; s < nSeq; s++) {
-            writeKv(l, caches[s], rowStart[s], rowStart[s + 1] - rowStart[s]);
-        }
+        attention.forward(l, rowStart, caches, q, k, v, att);
         times.attention += System.nanoTime() - t0;
 
         matmul(L.o(), att, proj, T);
@@ -346,78 +337,6 @@ public final class GemmaModel implements Engine {
             }
         });
         times.other += System.nanoTime() - t0;
-    }
-
-    /**
-     * Attention of query head {@code h} for every token of sequence {@code s}. A token at position p sees positions
-     * lo .. p (lo = p - window + 1 on local layers, else 0); positions before the step come from the cache, the
-     * step's own positions from this step's k/v rows.
-     */
-    private void attention(int l, int s, int h, int[] rowStart, GemmaKvCache[] caches) {
-        GemmaKvCache c = caches[s];
-        int hd = cfg.headDim();
-        int kvDim = cfg.kvHeads() * hd;
-        int qDim = cfg.heads() * hd;
-        int kvh = h / (cfg.heads() / cfg.kvHeads());
-        int start = c.length(); // position of the step's first token
-        float[] kc = c.k[l];
-        float[] vc = c.v[l];
-        boolean local = cfg.isLocal(l);
-        float cap = cfg.attnSoftCap();
-        int rows = rowStart[s + 1] - rowStart[s];
-        float[] sc = scores.get();
-        if (sc.length < start + rows) {
-            sc = new float[Math.max(start + rows, sc.length * 2)];
-            scores.set(sc);
-        }
-        for (int t = 0; t < rows; t++) {
-            int r = rowStart[s] + t;
-            int p = start + t;
-            int lo = local ? Math.max(0, p - cfg.slidingWindow() + 1) : 0;
-            int qOff = r * qDim + h * hd;
-            float max = Float.NEGATIVE_INFINITY;
-            for (int j = lo; j <= p; j++) {
-                float dot = j < start
-                        ? dot(q, qOff, kc, c.slot(l, j) * kvDim + kvh * hd, hd)
-                        : dot(q, qOff, k, (rowStart[s] + j - start) * kvDim + kvh * hd, hd);
-                if (cap > 0) {
-                    dot = (float) (cap * Math.tanh(dot / cap));
-                }
-                sc[j - lo] = dot;
-                max = Math.max(max, dot);
-            }
-            float sum = 0f;
-            for (int j = 0; j <= p - lo; j++) {
-                float e = (float) Math.exp(sc[j] - max);
-                sc[j] = e;
-                sum += e;
-            }
-            float inv = 1f / sum;
-            int oOff = r * qDim + h * hd;
-            for (int i = 0; i < hd; i++) {
-                att[oOff + i] = 0f;
-            }
-            for (int j = lo; j <= p; j++) {
-                float a = sc[j - lo] * inv;
-                if (j < start) {
-                    axpy(a, vc, c.slot(l, j) * kvDim + kvh * hd, att, oOff, hd);
-                } else {
-                    axpy(a, v, (rowStart[s] + j - start) * kvDim + kvh * hd, att, oOff, hd);
-                }
-            }
-        }
-    }
-
-    /** Copies the step's keys and values (rows row0 .. row0+count) into the cache; a ring keeps only its last slots. */
-    private void writeKv(int l, GemmaKvCache c, int row0, int count) {
-        int kvDim = cfg.kvHeads() * cfg.headDim();
-        int start = c.length();
-        int first = c.ringSlots[l] == Integer.MAX_VALUE ? 0 : Math.max(0, count - c.ringSlots[l]);
-        for (int t = first; t < count; t++) {
-            int slot = c.slot(l, start + t);
-            System.arraycopy(k, (row0 + t) * kvDim, c.k[l], slot * kvDim, kvDim);
-            System.arraycopy(v, (row0 + t) * kvDim, c.v[l], slot * kvDim, kvDim);
-        }
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -518,30 +437,7 @@ public final class GemmaModel implements Engine {
         }
     }
 
-    /** Attention's dot and weighted sum run in the backend (Vector API kernels on the CPU backend). */
-    private float dot(float[] a, int ao, float[] b, int bo, int n) {
-        return backend.dot(a, ao, b, bo, n);
-    }
-
-    private void axpy(float alpha, float[] x, int xo, float[] y, int yo, int n) {
-        backend.axpy(alpha, x, xo, y, yo, n);
-    }
-
     // ---------------------------------------------------------------------------------------------------------
-
-    private void parallelFor(int n, IntConsumer body) {
-        if (n == 1) {
-            body.accept(0);
-        } else if (backend.parallelism() > 1) {
-            backend.parallelFor(n, body);
-        } else if (pool == null) {
-            for (int i = 0; i < n; i++) {
-                body.accept(i);
-            }
-        } else {
-            pool.submit(() -> IntStream.range(0, n).parallel().forEach(body)).join();
-        }
-    }
 
     /** Row-wise element work: parallel only when there are enough rows to pay for the hand-off. */
     private void parallelRows(int T, IntConsumer body) {
@@ -550,7 +446,7 @@ public final class GemmaModel implements Engine {
                 body.accept(r);
             }
         } else {
-            parallelFor(T, body); // which runs it here when there are no other threads
+            backend.parallelFor(T, body);
         }
     }
 
@@ -578,9 +474,6 @@ public final class GemmaModel implements Engine {
 
     @Override
     public void close() {
-        if (pool != null) {
-            pool.shutdownNow();
-        }
         try {
             backend.close();
         } finally {

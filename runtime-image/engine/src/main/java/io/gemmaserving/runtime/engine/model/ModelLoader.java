@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.gemmaserving.runtime.engine.GemmaTokenizer;
 import io.gemmaserving.runtime.engine.Engine;
+import io.gemmaserving.runtime.engine.EngineOptions;
 import io.gemmaserving.runtime.engine.backend.Backend;
 import io.gemmaserving.runtime.engine.backend.Backends;
 import io.gemmaserving.runtime.engine.backend.VectorBackend;
@@ -17,6 +18,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 
 /**
  * Loads a Gemma model: a {@code .gguf} file (weights memory-mapped, tokenizer from the GGUF metadata) or a Hugging
@@ -29,36 +31,37 @@ public final class ModelLoader {
     private ModelLoader() {
     }
 
-    /**
-     * @param backend {@code auto}, {@code cpu}, {@code vector}, {@code scalar} (see {@link Backends#select})
-     * @param threads compute threads; 0 = one per core
-     */
-    public record Options(String backend, int threads, Numerics numerics) {
-        public Options {
-            numerics = numerics == null ? Numerics.F32 : numerics;
-        }
-
-        public Options(String backend, int threads) {
-            this(backend, threads, Numerics.F32);
-        }
-
-        public static Options defaults() {
-            return new Options("auto", 0);
-        }
-    }
-
     public static GemmaModel load(Path path) throws IOException {
-        return load(path, Options.defaults());
+        return load(path, EngineOptions.defaults());
     }
 
-    /** @throws IllegalArgumentException with a one-line message for a missing path or a file that is not a Gemma */
-    public static GemmaModel load(Path path, Options options) throws IOException {
+    /**
+     * Loads on the CPU backend {@code options.backend()} names ({@code auto}, {@code cpu}, {@code vector},
+     * {@code scalar}; see {@link Backends#select}) with {@code options.threads()} threads.
+     *
+     * @throws IllegalArgumentException with a one-line message for a missing path, a file that is not a Gemma, or a
+     *                                  tensor-parallel size above 1 (the CPU engine runs on one host)
+     */
+    public static GemmaModel load(Path path, EngineOptions options) throws IOException {
+        return load(path, options, UnaryOperator.identity());
+    }
+
+    /**
+     * As {@link #load(Path, EngineOptions)}, with the chosen backend wrapped by {@code decorate} (the benchmark's
+     * timing decorator).
+     */
+    public static GemmaModel load(Path path, EngineOptions options, UnaryOperator<Backend> decorate) throws IOException {
+        if (options.tensorParallelSize() > 1) {
+            throw new IllegalArgumentException("--tensor-parallel-size " + options.tensorParallelSize()
+                    + " needs the CUDA backend; the CPU engine runs on one host");
+        }
         if (!Files.exists(path)) {
             throw new IllegalArgumentException(path + ": no such file or directory");
         }
         int threads = options.threads() > 0 ? options.threads() : Runtime.getRuntime().availableProcessors();
         long t0 = System.nanoTime();
-        GemmaModel m = Files.isDirectory(path) ? loadHf(path, options, threads) : loadGguf(path, options, threads);
+        GemmaModel m = Files.isDirectory(path) ? loadHf(path, options, threads, decorate)
+                : loadGguf(path, options, threads, decorate);
         double s = (System.nanoTime() - t0) / 1e9;
         double mb = m.info().weightBytes() / 1e6;
         LOG.log(Level.INFO, String.format("Loaded %s (%s%s) in %.2f s: %.0f MB of weights, %.0f MB/s; %s",
@@ -67,20 +70,22 @@ public final class ModelLoader {
         return m;
     }
 
-    private static GemmaModel loadGguf(Path file, Options options, int threads) throws IOException {
+    private static GemmaModel loadGguf(Path file, EngineOptions options, int threads, UnaryOperator<Backend> decorate)
+            throws IOException {
         String name = String.valueOf(file.getFileName());
         GgufFile gguf = GgufFile.open(file);
         try {
             GemmaConfig cfg = GemmaConfig.fromGguf(gguf.metadata(), name);
-            Backend backend = Backends.select(options.backend(), threads);
+            Backend selected = Backends.select(options.backend(), threads);
             // the vector kernels stream some formats from a copy in their own layout (made after the page-in)
-            boolean repack = backend instanceof VectorBackend;
+            boolean repack = selected instanceof VectorBackend;
+            Backend backend = decorate.apply(selected);
             pageIn(gguf, name);
             try {
                 GemmaWeights w = GemmaWeights.bind(cfg, n -> !gguf.hasTensor(n) ? null
                         : repack ? Repack.forVector(gguf.tensor(n)) : gguf.tensor(n), name);
                 GemmaTokenizer tok = SentencePieceTokenizer.fromGguf(gguf);
-                return new GemmaModel(name, cfg, w, tok, backend, threads, gguf, options.numerics());
+                return new GemmaModel(name, cfg, w, tok, backend, gguf, options.numerics());
             } catch (RuntimeException e) {
                 backend.close();
                 throw e;
@@ -91,7 +96,8 @@ public final class ModelLoader {
         }
     }
 
-    private static GemmaModel loadHf(Path dir, Options options, int threads) throws IOException {
+    private static GemmaModel loadHf(Path dir, EngineOptions options, int threads, UnaryOperator<Backend> decorate)
+            throws IOException {
         String name = String.valueOf(dir.getFileName());
         Path config = dir.resolve("config.json");
         if (!Files.isRegularFile(config)) {
@@ -113,8 +119,8 @@ public final class ModelLoader {
             if (tok == null) {
                 LOG.log(Level.WARNING, dir + ": no tokenizer.json; the model takes token ids only");
             }
-            Backend backend = Backends.select(options.backend(), threads);
-            return new GemmaModel(name, cfg, w, tok, backend, threads, st, options.numerics());
+            Backend backend = decorate.apply(Backends.select(options.backend(), threads));
+            return new GemmaModel(name, cfg, w, tok, backend, st, options.numerics());
         } catch (RuntimeException e) {
             st.close();
             throw e;

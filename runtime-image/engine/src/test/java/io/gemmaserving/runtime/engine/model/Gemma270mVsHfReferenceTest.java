@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.gemmaserving.runtime.engine.EngineOptions;
 import io.gemmaserving.runtime.engine.GemmaTokenizer.ChatMessage;
 import io.gemmaserving.runtime.engine.Engine;
 import java.nio.file.Files;
@@ -54,7 +55,7 @@ class Gemma270mVsHfReferenceTest {
         Path fixture = TinyFixtures.fixtures().resolve("gemma3-270m-hf-reference.json");
         assumeTrue(Files.isRegularFile(fixture), "no fixture " + fixture + " (hack/make_gemma270m_reference.sh)");
         cases = TinyFixtures.JSON.readTree(fixture.toFile()).get("cases");
-        model = ModelLoader.load(Path.of(env), new ModelLoader.Options("auto", 2));
+        model = ModelLoader.load(Path.of(env), new EngineOptions("auto", 2, 1, Numerics.F32));
     }
 
     @AfterAll

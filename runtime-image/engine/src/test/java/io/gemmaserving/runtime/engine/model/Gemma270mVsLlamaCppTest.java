@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.gemmaserving.runtime.engine.EngineOptions;
 import io.gemmaserving.runtime.engine.GemmaTokenizer.ChatMessage;
 import io.gemmaserving.runtime.engine.Engine;
 import io.gemmaserving.runtime.engine.reference.LlamaCpp;
@@ -99,7 +100,7 @@ class Gemma270mVsLlamaCppTest {
         Path fixture = TinyFixtures.fixtures().resolve("gemma3-270m-llama-cpp.json");
         String write = System.getProperty("gemma.writeLlamaCppFixture");
         LlamaCpp live = null;
-        try (GemmaModel m = ModelLoader.load(gguf, new ModelLoader.Options("auto", 2, NUMERICS))) {
+        try (GemmaModel m = ModelLoader.load(gguf, new EngineOptions("auto", 2, 1, NUMERICS))) {
             warmUp(m);
             int[][] prompts = new int[PROMPTS.size()][];
             for (int i = 0; i < prompts.length; i++) {
@@ -221,7 +222,7 @@ class Gemma270mVsLlamaCppTest {
         assumeTrue(env != null && Files.isRegularFile(Path.of(env)), "GEMMA_270M_GGUF not set or absent (run hack/setup.sh)");
         assumeTrue(LlamaCpp.available(), "llama.cpp unavailable: " + LlamaCpp.unavailableReason());
         Path gguf = Path.of(env);
-        try (GemmaModel m = ModelLoader.load(gguf, new ModelLoader.Options("auto", 2, Numerics.GGML));
+        try (GemmaModel m = ModelLoader.load(gguf, new EngineOptions("auto", 2, 1, Numerics.GGML));
              LlamaCpp llama = LlamaCpp.open(gguf, new LlamaCpp.Options(512, 512, 2))) {
             warmUp(m);
             // BOS, then the prompts' first and second tokens on their own (no BOS), ten different tokens in all.

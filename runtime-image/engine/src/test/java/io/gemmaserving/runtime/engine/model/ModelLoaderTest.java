@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.gemmaserving.runtime.engine.EngineOptions;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -33,7 +34,7 @@ class ModelLoaderTest {
     void matchesGoldens(String model, String dir, String goldenFile, float tol) throws Exception {
         Path fx = TinyFixtures.fixtures();
         var golden = TinyFixtures.Golden.read(fx.resolve(dir).resolve(goldenFile));
-        try (GemmaModel m = ModelLoader.load(fx.resolve(model), new ModelLoader.Options("auto", 2))) {
+        try (GemmaModel m = ModelLoader.load(fx.resolve(model), new EngineOptions("auto", 2, 1, Numerics.F32))) {
             assertEquals(golden.logits()[0][0].length, m.info().vocabSize());
             for (int p = 0; p < golden.prompts().length; p++) {
                 List<float[]> ours = TinyFixtures.decodeOneByOne(m, golden.prompts()[p]);

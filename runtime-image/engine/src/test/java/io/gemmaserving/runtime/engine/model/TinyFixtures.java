@@ -87,11 +87,38 @@ final class TinyFixtures {
         }
     }
 
-    /** Plain scalar matmul through dotScalar (test double for the backends). */
-    static final Backend SCALAR = new Backend() {
+
+    /**
+     * Plain scalar matmul through dotScalar; {@code threads > 1} runs the model's parallel loops (attention, row-wise
+     * work) on that many threads of a pool of its own, so the tests see them interleave as on a real backend.
+     */
+    static Backend scalar(int threads) {
+        java.util.concurrent.ForkJoinPool pool = threads > 1 ? new java.util.concurrent.ForkJoinPool(threads) : null;
+        return new Backend() {
         @Override
         public String name() {
             return "test-scalar";
+        }
+
+        @Override
+        public int parallelism() {
+            return threads;
+        }
+
+        @Override
+        public void parallelFor(int n, java.util.function.IntConsumer body) {
+            if (pool == null) {
+                Backend.super.parallelFor(n, body);
+            } else {
+                pool.submit(() -> java.util.stream.IntStream.range(0, n).parallel().forEach(body)).join();
+            }
+        }
+
+        @Override
+        public void close() {
+            if (pool != null) {
+                pool.shutdownNow();
+            }
         }
 
         @Override
@@ -103,7 +130,8 @@ final class TinyFixtures {
                 }
             }
         }
-    };
+        };
+    }
 
     /** Reads a bf16/f32 safetensors file into heap F32 tensors (2-D as is, 1-D as one row). */
     static Map<String, WeightTensor> readSafetensors(Path file) throws IOException {
@@ -141,7 +169,7 @@ final class TinyFixtures {
         Map<String, WeightTensor> tensors = readSafetensors(dir.resolve("model.safetensors"));
         Map<String, String> names = HfNames.ggufToHf(tensors.keySet(), cfg.architecture());
         GemmaWeights w = GemmaWeights.bind(cfg, g -> names.containsKey(g) ? tensors.get(names.get(g)) : null, dir.toString());
-        return new GemmaModel(dir.getFileName().toString(), cfg, w, null, SCALAR, threads, null);
+        return new GemmaModel(dir.getFileName().toString(), cfg, w, null, scalar(threads), null);
     }
 
     /** Max |a - b| over the vocabulary. */
