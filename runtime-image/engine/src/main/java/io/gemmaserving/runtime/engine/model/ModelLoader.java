@@ -85,7 +85,7 @@ public final class ModelLoader {
                 GemmaWeights w = GemmaWeights.bind(cfg, n -> !gguf.hasTensor(n) ? null
                         : repack ? Repack.forVector(gguf.tensor(n)) : gguf.tensor(n), name);
                 GemmaTokenizer tok = SentencePieceTokenizer.fromGguf(gguf);
-                return new GemmaModel(name, cfg, w, tok, backend, gguf, options.numerics());
+                return new GemmaModel(name, cfg, w, tok, backend, gguf, options.numerics(), options.kvCacheType());
             } catch (RuntimeException e) {
                 backend.close();
                 throw e;
@@ -120,7 +120,7 @@ public final class ModelLoader {
                 LOG.log(Level.WARNING, dir + ": no tokenizer.json; the model takes token ids only");
             }
             Backend backend = decorate.apply(Backends.select(options.backend(), threads));
-            return new GemmaModel(name, cfg, w, tok, backend, st, options.numerics());
+            return new GemmaModel(name, cfg, w, tok, backend, st, options.numerics(), options.kvCacheType());
         } catch (RuntimeException e) {
             st.close();
             throw e;

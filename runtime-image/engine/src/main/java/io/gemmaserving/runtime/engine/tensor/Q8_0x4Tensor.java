@@ -169,7 +169,8 @@ public final class Q8_0x4Tensor extends AbstractTensor {
     }
 
     /** Bytes of the packed copy: quantized bytes and float scales. */
-    public long packedBytes() {
+    @Override
+    public long streamedBytes() {
         return packed.byteSize() + 4L * scales.length;
     }
 
