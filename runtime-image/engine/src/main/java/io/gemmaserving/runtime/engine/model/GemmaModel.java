@@ -131,7 +131,13 @@ public final class GemmaModel implements Engine {
                 b += t.streamedBytes();
             }
         }
+        return b + kvBytesReadPerDecodeToken(position);
+    }
+
+    /** The keys and values a decode step at {@code position} reads (local layers at most their window). */
+    public long kvBytesReadPerDecodeToken(int position) {
         long perPosition = 2L * cfg.kvHeads() * cfg.headDim() * kvCacheType.bytesPerValue();
+        long b = 0;
         for (int l = 0; l < cfg.layers(); l++) {
             int seen = cfg.isLocal(l) ? Math.min(position + 1, cfg.slidingWindow()) : position + 1;
             b += seen * perPosition;

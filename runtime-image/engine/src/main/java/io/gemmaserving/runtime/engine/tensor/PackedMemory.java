@@ -16,7 +16,7 @@ import java.lang.invoke.MethodHandle;
  * set before the first write, so that Linux backs it with 2 MiB pages when transparent huge pages are in
  * {@code madvise} or {@code always} mode (a file mapping gets 4 KiB page-cache pages, and a decode step walks
  * every weight: one TLB entry per 2 MiB instead of per 4 KiB). Where {@code mmap} is not reachable (not Linux, no
- * native access) it falls back to {@link Arena#ofAuto()} memory. Freed when the segment is unreachable.
+ * native access) it falls back to the arena's own memory.
  */
 public final class PackedMemory {
 
@@ -55,6 +55,11 @@ public final class PackedMemory {
 
     /** {@code bytes} of zeroed memory, 2 MiB-aligned and huge-page advised where the platform allows. */
     public static MemorySegment allocate(long bytes) {
+        return allocate(bytes, Arena.ofAuto());
+    }
+
+    /** As {@link #allocate(long)}, unmapped when {@code arena} closes. */
+    public static MemorySegment allocate(long bytes, Arena arena) {
         if (MMAP != null) {
             long len = (bytes + 2 * HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE; // room to align the start
             try {
@@ -66,7 +71,7 @@ public final class PackedMemory {
                     int ignored = (int) MADVISE.invokeExact(MemorySegment.ofAddress(aligned), len - (aligned - addr),
                             MADV_HUGEPAGE); // advice only: without THP the pages are 4 KiB, which still works
                     MethodHandle munmap = MUNMAP;
-                    return MemorySegment.ofAddress(aligned).reinterpret(bytes, Arena.ofAuto(), s -> {
+                    return MemorySegment.ofAddress(aligned).reinterpret(bytes, arena, s -> {
                         try {
                             int rc = (int) munmap.invokeExact(MemorySegment.ofAddress(addr), len);
                         } catch (Throwable t) {
@@ -78,6 +83,6 @@ public final class PackedMemory {
                 // fall through to the arena
             }
         }
-        return Arena.ofAuto().allocate(bytes, 64);
+        return arena.allocate(bytes, 64);
     }
 }
