@@ -8,7 +8,7 @@ import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceColumnDefi
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.gemmaserving.operator.api.GemmaModel;
-import io.gemmaserving.operator.api.PrinterColumnOrder;
+import io.gemmaserving.operator.api.CrdPostProcessor;
 import io.gemmaserving.operator.api.ServingRuntime;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -23,6 +24,7 @@ import org.junit.jupiter.api.Test;
  * generator quarkus-operator-sdk uses (fabric8 crd-generator v2) and fails on any difference. To refresh crds/ after
  * changing the types: {@code ./mvnw -pl operator test -Dtest=CrdsUpToDateTest -Dgemma.updateCrds=true}.
  */
+@Tag("unit")
 class CrdsUpToDateTest {
 
     static final Path CRDS = Path.of("..", "crds");
@@ -34,7 +36,7 @@ class CrdsUpToDateTest {
         Files.createDirectories(out);
         // the same post-processor the Quarkus build is configured with (quarkus.operator-sdk.crd.post-processor)
         new CRDGenerator().customResourceClasses(GemmaModel.class, ServingRuntime.class)
-                .withPostProcessor(new PrinterColumnOrder())
+                .withPostProcessor(new CrdPostProcessor())
                 .forCRDVersions("v1").inOutputDir(out.toFile()).generate();
         boolean update = Boolean.getBoolean("gemma.updateCrds");
         for (String name : FILES) {

@@ -18,9 +18,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** The samples plan into deployable models whose args the runtime's own CLI parser accepts. */
+@Tag("unit")
 class SamplesTest {
 
     static Map<String, ModelPlan> plans() {

@@ -21,7 +21,10 @@ public final class Sizing {
     public static final double CPU_KV_BYTES_PER_VALUE = 2.0;
     /** The CUDA engine keeps K and V in 32-bit floats (its device memory plan). */
     public static final double GPU_KV_BYTES_PER_VALUE = 4.0;
+    /** GPUs one pod may split a model across: the GPUs of one node (8 on the largest NVIDIA servers). */
     public static final int MAX_TENSOR_PARALLEL = 8;
+    /** The tensor-parallel sizes, powers of two up to {@link #MAX_TENSOR_PARALLEL}, as a CEL list (the CRD rule's). */
+    public static final String TENSOR_PARALLEL_SIZES = "[1, 2, 4, 8]";
     public static final int MIN_CONTEXT = 128;
 
     private Sizing() {

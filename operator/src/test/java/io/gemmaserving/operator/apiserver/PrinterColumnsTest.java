@@ -10,12 +10,14 @@ import io.fabric8.kubernetes.client.utils.Serialization;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
  * The columns {@code kubectl get gm} prints, as the API server serves them: kubectl asks for a meta.k8s.io Table and
  * prints its columnDefinitions in order.
  */
+@Tag("apiserver")
 class PrinterColumnsTest {
 
     static List<String> columns(String plural) throws Exception {

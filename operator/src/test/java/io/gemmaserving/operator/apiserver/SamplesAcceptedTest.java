@@ -9,10 +9,12 @@ import io.gemmaserving.operator.Samples;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /** Every file in samples/ (argocd/ excepted) is accepted by a real API server with the CRDs (server-side dry-run). */
+@Tag("apiserver")
 class SamplesAcceptedTest {
 
     static Stream<Path> files() {

@@ -5,12 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
  * The test API server hands out Service addresses beyond kube-api-test's /24 (the benchmark makes 1000 Services): the
  * API server refuses a clusterIP outside its service ranges, so this fails when the extra range is not in effect.
  */
+@Tag("apiserver")
 class ServiceRangeTest {
 
     @Test

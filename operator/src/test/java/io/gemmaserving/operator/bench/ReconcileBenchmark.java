@@ -19,14 +19,17 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
- * Not a test (surefire's default includes skip the name): how fast the operator turns GemmaModels into Deployments
- * on a real kube-apiserver + etcd. Run: {@code ./mvnw -pl operator test -Dtest=ReconcileBenchmark -Dgemma.bench.models=1000}.
+ * A benchmark, tagged {@code bench} (the default run excludes the tag): how fast the operator turns GemmaModels into
+ * Deployments on a real kube-apiserver + etcd. Run:
+ * {@code ./mvnw -pl operator test -Dgroups=bench -DexcludedGroups= -Dtest=ReconcileBenchmark -Dgemma.bench.models=1000}.
  * Prints and writes target/reconcile-benchmark.txt: operator start-up to first reconcile, apply-to-Deployment latency
  * p50/p99 for N models created by 4 client threads, and the heap the operator's caches hold.
  */
+@Tag("bench")
 class ReconcileBenchmark {
 
     @Test

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLParser;
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -27,6 +28,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * alm-examples equal to samples/; and {@code operator-sdk bundle validate --select-optional suite=operatorframework}
  * passes when operator-sdk is built (hack/build-control-plane.sh). After a source changes: hack/sync-manifests.py.
  */
+@Tag("cluster")
 class BundleTest {
 
     static final Path ROOT = Repo.root();

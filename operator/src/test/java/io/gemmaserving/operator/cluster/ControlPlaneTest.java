@@ -7,6 +7,7 @@ import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -22,6 +23,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * Ready pods on the fake nodes, the scheduler honours GPU capacity and taints, the garbage collector cascades, and the
  * API server enforces Pod Security. If one of these fails, the operator tests' failures would mean nothing.
  */
+@Tag("cluster")
 @ExtendWith(LocalClusterExtension.class)
 class ControlPlaneTest {
 

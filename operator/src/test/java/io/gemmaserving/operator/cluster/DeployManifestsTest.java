@@ -6,6 +6,7 @@ import io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectAccessReviewB
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -22,6 +23,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * "restricted" in its namespace, and the operator's ServiceAccount, authenticated by a token the API server issued, has
  * the rights its reconcilers need and not the ones it must not have.
  */
+@Tag("cluster")
 @ExtendWith(LocalClusterExtension.class)
 class DeployManifestsTest {
 

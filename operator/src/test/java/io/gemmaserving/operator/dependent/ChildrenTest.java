@@ -18,9 +18,11 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Every desired-state builder, on plans made from YAML as users write it. */
+@Tag("unit")
 class ChildrenTest {
 
     static final String SEED_9B = """

@@ -11,8 +11,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.gemmaserving.operator.api.ModelFormat;
 import io.gemmaserving.operator.api.ServingRuntime;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+@Tag("unit")
 class ModelPlannerTest {
 
     static final String GGUF_270M = """

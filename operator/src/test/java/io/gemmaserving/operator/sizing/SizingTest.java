@@ -6,9 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.gemmaserving.operator.api.Quantization;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** The memory arithmetic, each expectation worked out by hand from the config.json numbers in the comments. */
+@Tag("unit")
 class SizingTest {
 
     static final long GIB = 1L << 30;
