@@ -61,7 +61,9 @@ public final class VectorBackend implements Backend {
         // many chunks per thread (claimed dynamically), so that a thread the OS deschedules for a while holds up
         // the product by one small chunk at most
         int per = Math.max(tiled ? TILE : 16, (rows + threads * CHUNKS_PER_THREAD - 1) / (threads * CHUNKS_PER_THREAD));
-        per = (per + TILE - 1) / TILE * TILE; // whole tiles, and whole row groups of the repacked layouts
+        if (tiled) {
+            per = (per + TILE - 1) / TILE * TILE;
+        }
         int chunkRows = per;
         int nChunks = (rows + chunkRows - 1) / chunkRows;
         WorkerPool.Body body = tiled

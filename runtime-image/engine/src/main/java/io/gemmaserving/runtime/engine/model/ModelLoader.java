@@ -7,10 +7,8 @@ import io.gemmaserving.runtime.engine.Engine;
 import io.gemmaserving.runtime.engine.EngineOptions;
 import io.gemmaserving.runtime.engine.backend.Backend;
 import io.gemmaserving.runtime.engine.backend.Backends;
-import io.gemmaserving.runtime.engine.backend.VectorBackend;
 import io.gemmaserving.runtime.engine.gguf.GgufFile;
 import io.gemmaserving.runtime.engine.safetensors.SafetensorsDirectory;
-import io.gemmaserving.runtime.engine.tensor.Repack;
 import io.gemmaserving.runtime.engine.tokenizer.SentencePieceTokenizer;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
@@ -76,14 +74,10 @@ public final class ModelLoader {
         GgufFile gguf = GgufFile.open(file);
         try {
             GemmaConfig cfg = GemmaConfig.fromGguf(gguf.metadata(), name);
-            Backend selected = Backends.select(options.backend(), threads);
-            // the vector kernels stream some formats from a copy in their own layout (made after the page-in)
-            boolean repack = selected instanceof VectorBackend;
-            Backend backend = decorate.apply(selected);
+            Backend backend = decorate.apply(Backends.select(options.backend(), threads));
             pageIn(gguf, name);
             try {
-                GemmaWeights w = GemmaWeights.bind(cfg, n -> !gguf.hasTensor(n) ? null
-                        : repack ? Repack.forVector(gguf.tensor(n)) : gguf.tensor(n), name);
+                GemmaWeights w = GemmaWeights.bind(cfg, n -> gguf.hasTensor(n) ? gguf.tensor(n) : null, name);
                 GemmaTokenizer tok = SentencePieceTokenizer.fromGguf(gguf);
                 return new GemmaModel(name, cfg, w, tok, backend, gguf, options.numerics(), options.kvCacheType());
             } catch (RuntimeException e) {

@@ -12,8 +12,8 @@ import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 
 /**
- * Memory for weights repacked at load: an anonymous mapping aligned to 2 MiB with {@code madvise(MADV_HUGEPAGE)}
- * set before the first write, so that Linux backs it with 2 MiB pages when transparent huge pages are in
+ * Anonymous memory with 2 MiB pages (the bench's bandwidth probe streams it): a mapping aligned to 2 MiB with
+ * {@code madvise(MADV_HUGEPAGE)} set before the first write, so that Linux backs it with 2 MiB pages when transparent huge pages are in
  * {@code madvise} or {@code always} mode (a file mapping gets 4 KiB page-cache pages, and a decode step walks
  * every weight: one TLB entry per 2 MiB instead of per 4 KiB). Where {@code mmap} is not reachable (not Linux, no
  * native access) it falls back to the arena's own memory.
