@@ -17,8 +17,10 @@ public final class Sizing {
     public static final long GPU_OVERHEAD_BYTES = 1536 * MIB;
     /** Per CPU pod: JVM heap and metaspace, activations, tokenizer. */
     public static final long CPU_OVERHEAD_BYTES = 1024 * MIB;
-    /** The runtime keeps K and V in 16-bit floats whatever the weights' quantization. */
-    public static final double KV_BYTES_PER_VALUE = 2.0;
+    /** The CPU runtime keeps K and V in 16-bit floats by default (gemma-server {@code --kv-cache-dtype f16}). */
+    public static final double CPU_KV_BYTES_PER_VALUE = 2.0;
+    /** The CUDA engine keeps K and V in 32-bit floats (its device memory plan). */
+    public static final double GPU_KV_BYTES_PER_VALUE = 4.0;
     /** GPUs one pod may split a model across: the GPUs of one node (8 on the largest NVIDIA servers). */
     public static final int MAX_TENSOR_PARALLEL = 8;
     /** The tensor-parallel sizes, powers of two up to {@link #MAX_TENSOR_PARALLEL}, as a CEL list (the CRD rule's). */
@@ -31,8 +33,9 @@ public final class Sizing {
     /** What is being sized. {@code shape} may be null (only the weights are known); weightBytes is always known. */
     public record Model(ModelShape shape, long weightBytes, int contextLength, int sequences) {
 
-        public long kvBytes() {
-            return shape == null ? 0 : shape.kvBytesPerSequence(contextLength, KV_BYTES_PER_VALUE) * sequences;
+        /** KV cache bytes at {@code bytesPerValue} per stored key or value element. */
+        public long kvBytes(double bytesPerValue) {
+            return shape == null ? 0 : shape.kvBytesPerSequence(contextLength, bytesPerValue) * sequences;
         }
 
         Model withContext(int context) {
@@ -50,12 +53,12 @@ public final class Sizing {
     }
 
     public static long bytesPerDevice(Model model, int tp) {
-        return ceilDiv(model.weightBytes(), tp) + ceilDiv(model.kvBytes(), tp) + GPU_OVERHEAD_BYTES;
+        return ceilDiv(model.weightBytes(), tp) + ceilDiv(model.kvBytes(GPU_KV_BYTES_PER_VALUE), tp) + GPU_OVERHEAD_BYTES;
     }
 
     /** Memory one CPU pod needs: the whole model, its KV cache and the JVM. */
     public static long cpuBytes(Model model) {
-        return model.weightBytes() + model.kvBytes() + CPU_OVERHEAD_BYTES;
+        return model.weightBytes() + model.kvBytes(CPU_KV_BYTES_PER_VALUE) + CPU_OVERHEAD_BYTES;
     }
 
     /** Tensor-parallel sizes this model allows, ascending: powers of two up to 8 dividing both head counts. */

@@ -11,12 +11,15 @@ import io.gemmaserving.runtime.engine.model.Numerics;
  * @param threads            CPU kernel threads; 0 = one per available core
  * @param tensorParallelSize GPUs the model is split across (the CUDA engine); 1 on the CPU
  * @param numerics           {@link Numerics#F32}, or {@link Numerics#GGML} to round as llama.cpp does (CPU only)
+ * @param kvCacheType        how the CPU engine stores keys and values ({@link KvCacheType#F16} by default)
  */
-public record EngineOptions(String backend, int threads, int tensorParallelSize, Numerics numerics) {
+public record EngineOptions(String backend, int threads, int tensorParallelSize, Numerics numerics,
+                            KvCacheType kvCacheType) {
 
     public EngineOptions {
         backend = backend == null ? "auto" : backend.trim().toLowerCase(java.util.Locale.ROOT);
         numerics = numerics == null ? Numerics.F32 : numerics;
+        kvCacheType = kvCacheType == null ? KvCacheType.F16 : kvCacheType;
         if (threads < 0) {
             throw new IllegalArgumentException("threads must be 0 (one per core) or more, got " + threads);
         }
@@ -25,7 +28,16 @@ public record EngineOptions(String backend, int threads, int tensorParallelSize,
         }
     }
 
+    /** With the default KV cache type (f16). */
+    public EngineOptions(String backend, int threads, int tensorParallelSize, Numerics numerics) {
+        this(backend, threads, tensorParallelSize, numerics, KvCacheType.F16);
+    }
+
+    public EngineOptions withKvCacheType(KvCacheType type) {
+        return new EngineOptions(backend, threads, tensorParallelSize, numerics, type);
+    }
+
     public static EngineOptions defaults() {
-        return new EngineOptions("auto", 0, 1, Numerics.F32);
+        return new EngineOptions("auto", 0, 1, Numerics.F32, KvCacheType.F16);
     }
 }

@@ -58,6 +58,10 @@ public final class ServeOptions {
             description = "CPU threads for the kernels; 0 means one per available core (default: ${DEFAULT-VALUE}).")
     public int threads;
 
+    @Option(names = "--kv-cache-dtype", defaultValue = "f16", converter = KvCacheTypeConverter.class,
+            description = "How keys and values are stored on the CPU: f16 (half the memory) or f32 (default: ${DEFAULT-VALUE}).")
+    public KvCacheType kvCacheType;
+
     @Option(names = "--api-key-file",
             description = "File holding the API key clients must send as 'Authorization: Bearer <key>'. Without it the server is open.")
     public Path apiKeyFile;
@@ -97,9 +101,21 @@ public final class ServeOptions {
                     + " (Kubernetes' terminationMessagePath; default: ${DEFAULT-VALUE}).")
     public Path terminationMessagePath;
 
-    /** What the engine needs of these options: backend, threads and tensor-parallel size, as a value. */
+    /** What the engine needs of these options: backend, threads, tensor-parallel size and KV cache type, as a value. */
     public EngineOptions engineOptions() {
-        return new EngineOptions(backend, threads, tensorParallelSize, Numerics.F32);
+        return new EngineOptions(backend, threads, tensorParallelSize, Numerics.F32, kvCacheType);
+    }
+
+    /** {@code f16} / {@code f32} in any case, one clear line otherwise. */
+    static final class KvCacheTypeConverter implements CommandLine.ITypeConverter<KvCacheType> {
+        @Override
+        public KvCacheType convert(String value) {
+            try {
+                return KvCacheType.parse(value);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException(e.getMessage());
+            }
+        }
     }
 
     /** Parses {@code args}; throws {@link CommandLine.ParameterException} naming the bad option. */

@@ -53,6 +53,32 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * {@link #dot} against fp16 values ({@code b} holds IEEE half bits, as an f16 KV cache stores keys). The default
+     * is the scalar reference: each half widened exactly, then as {@link #dot}.
+     */
+    default float dotF16(float[] a, int aOff, short[] b, int bOff, int n) {
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        int i = 0;
+        for (; i + 3 < n; i += 4) {
+            s0 += a[aOff + i] * Float.float16ToFloat(b[bOff + i]);
+            s1 += a[aOff + i + 1] * Float.float16ToFloat(b[bOff + i + 1]);
+            s2 += a[aOff + i + 2] * Float.float16ToFloat(b[bOff + i + 2]);
+            s3 += a[aOff + i + 3] * Float.float16ToFloat(b[bOff + i + 3]);
+        }
+        for (; i < n; i++) {
+            s0 += a[aOff + i] * Float.float16ToFloat(b[bOff + i]);
+        }
+        return (s0 + s1) + (s2 + s3);
+    }
+
+    /** {@link #axpy} from fp16 values (an f16 KV cache's values). The default is the scalar reference. */
+    default void axpyF16(float alpha, short[] x, int xOff, float[] y, int yOff, int n) {
+        for (int i = 0; i < n; i++) {
+            y[yOff + i] += alpha * Float.float16ToFloat(x[xOff + i]);
+        }
+    }
+
+    /**
      * GeGLU, in place: {@code gate[i] = gelu_tanh(gate[i]) * up[i]} for {@code i} in {@code [off, off + n)}, with
      * {@code gelu_tanh(x) = 0.5 x (1 + tanh(u)) = x / (1 + exp(-2u))}, {@code u = sqrt(2/pi) (x + 0.044715 x^3)}.
      * The default is the scalar reference (in double).

@@ -49,6 +49,16 @@ public final class GgmlRoundingBackend implements Backend {
     }
 
     @Override
+    public float dotF16(float[] a, int aOff, short[] b, int bOff, int n) {
+        return inner.dotF16(a, aOff, b, bOff, n);
+    }
+
+    @Override
+    public void axpyF16(float alpha, short[] x, int xOff, float[] y, int yOff, int n) {
+        inner.axpyF16(alpha, x, xOff, y, yOff, n);
+    }
+
+    @Override
     public void geglu(float[] gate, float[] up, int off, int n) {
         inner.geglu(gate, up, off, n);
     }

@@ -7,6 +7,8 @@ import io.gemmaserving.runtime.engine.tensor.AbstractTensor;
 import io.gemmaserving.runtime.engine.tensor.Simd;
 import io.gemmaserving.runtime.engine.tensor.WeightTensor;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -107,6 +109,52 @@ public final class VectorBackend implements Backend {
         for (; i < n; i++) {
             y[yOff + i] += alpha * x[xOff + i];
         }
+    }
+
+    /** {@link #dot} against fp16 keys: L halves widened in lanes ({@link #halves}), four accumulators. */
+    @Override
+    public float dotF16(float[] a, int aOff, short[] b, int bOff, int n) {
+        FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F), s2 = FloatVector.zero(F), s3 = FloatVector.zero(F);
+        int i = 0;
+        for (; i <= n - 4 * L; i += 4 * L) {
+            s0 = FloatVector.fromArray(F, a, aOff + i).fma(halves(b, bOff + i), s0);
+            s1 = FloatVector.fromArray(F, a, aOff + i + L).fma(halves(b, bOff + i + L), s1);
+            s2 = FloatVector.fromArray(F, a, aOff + i + 2 * L).fma(halves(b, bOff + i + 2 * L), s2);
+            s3 = FloatVector.fromArray(F, a, aOff + i + 3 * L).fma(halves(b, bOff + i + 3 * L), s3);
+        }
+        for (; i <= n - L; i += L) {
+            s0 = FloatVector.fromArray(F, a, aOff + i).fma(halves(b, bOff + i), s0);
+        }
+        float sum = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sum += a[aOff + i] * Float.float16ToFloat(b[bOff + i]);
+        }
+        return sum;
+    }
+
+    /** {@link #axpy} from fp16 values. */
+    @Override
+    public void axpyF16(float alpha, short[] x, int xOff, float[] y, int yOff, int n) {
+        FloatVector a = FloatVector.broadcast(F, alpha);
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            halves(x, xOff + i).fma(a, FloatVector.fromArray(F, y, yOff + i)).intoArray(y, yOff + i);
+        }
+        for (; i < n; i++) {
+            y[yOff + i] += alpha * Float.float16ToFloat(x[xOff + i]);
+        }
+    }
+
+    /**
+     * L IEEE halves at {@code h[off]} widened to floats in lanes (the Vector API has no fp16 conversion): the
+     * exponent and mantissa shifted into float position and scaled by 2^112 re-biases the exponent (subnormal
+     * halves come out exact too, zero stays zero), then the sign is put back. Exact for every finite half;
+     * infinities and NaNs, which keys and values never hold, come out as finite values of 2^16 and above.
+     */
+    static FloatVector halves(short[] h, int off) {
+        IntVector bits = (IntVector) ShortVector.fromArray(Simd.S, h, off).convertShape(VectorOperators.S2I, Simd.I, 0);
+        FloatVector magnitude = bits.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f);
+        return magnitude.reinterpretAsInts().or(bits.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
     }
 
     /**

@@ -227,10 +227,16 @@ public final class GemmaCli {
                     100 * t.attention / all, 100 * t.other / all, all / 1e6 / tokens);
         }
 
+        @Option(names = "--bandwidth-passes", defaultValue = "5",
+                description = "timed passes of the memory-bandwidth probe that sets the decode ceiling (0 = skip it)")
+        int bandwidthPasses;
+
         @Override
         public Integer call() throws Exception {
             double[] ours;
             int[] prompt;
+            long bytesPerToken;
+            long ggufBytesPerToken;
             try (GemmaModel m = model.load()) {
                 prompt = new int[promptTokens];
                 int[] text = m.tokenizer().encode("The quick brown fox jumps over the lazy dog. ".repeat(promptTokens / 8 + 1), true);
@@ -261,10 +267,26 @@ public final class GemmaCli {
                     decodeTimes = m.opTimes().copy();
                 }
                 ours = new double[] {median(pf), median(dc)};
-                System.out.printf("ours (%s, %d threads): prefill %.1f tok/s, decode %.1f tok/s (median of %d)%n",
-                        m.backend().name(), model.threads, ours[0], ours[1], runs);
+                System.out.printf("ours (%s, %d threads, KV %s): prefill %.1f tok/s, decode %.1f tok/s (median of %d;"
+                                + " runs %s / %s)%n", m.backend().name(), m.backend().parallelism(),
+                        m.kvCacheType().name().toLowerCase(java.util.Locale.ROOT), ours[0], ours[1], runs,
+                        range(pf), range(dc));
                 printShares("prefill", prefillTimes, promptTokens);
                 printShares("decode", decodeTimes, genTokens);
+                int mid = promptTokens + genTokens / 2;
+                bytesPerToken = m.bytesReadPerDecodeToken(mid);
+                ggufBytesPerToken = m.info().weightBytes() + m.kvBytesReadPerDecodeToken(mid);
+            }
+            double bandwidth = 0;
+            if (bandwidthPasses > 0) {
+                int threads = model.threads > 0 ? model.threads : Runtime.getRuntime().availableProcessors();
+                bandwidth = MemoryBandwidth.measure(threads, bandwidthPasses);
+                System.out.printf("memory read bandwidth: %.1f GB/s (%d threads streaming %d MiB, best of %d passes)%n",
+                        bandwidth / 1e9, threads, MemoryBandwidth.bufferBytes() >> 20, bandwidthPasses);
+                System.out.printf("decode reads %.1f MB per token at position %d (%.1f MB as the GGUF stores it):"
+                                + " ceiling %.0f tok/s; ours %.0f%% of it%n", bytesPerToken / 1e6,
+                        promptTokens + genTokens / 2, ggufBytesPerToken / 1e6, bandwidth / bytesPerToken,
+                        100 * ours[1] * bytesPerToken / bandwidth);
             }
             if (compare) {
                 if (!LlamaCpp.available()) {
@@ -275,6 +297,8 @@ public final class GemmaCli {
                     if (model.threads > 0) {
                         ref.setThreads(model.threads);
                     }
+                    System.out.println("llama.cpp weight buffers (its load log): "
+                            + (ref.bufferTypes().isEmpty() ? "not logged" : String.join(", ", ref.bufferTypes())));
                     for (int r = 0; r < warmupRuns; r++) {
                         ref.benchmark(prompt, genTokens);
                     }
@@ -286,7 +310,12 @@ public final class GemmaCli {
                         dc[r] = t.decodeTokensPerSecond();
                     }
                     double p = median(pf), d = median(dc);
-                    System.out.printf("llama.cpp: prefill %.1f tok/s, decode %.1f tok/s (median of %d)%n", p, d, runs);
+                    System.out.printf("llama.cpp: prefill %.1f tok/s, decode %.1f tok/s (median of %d; runs %s / %s)%n",
+                            p, d, runs, range(pf), range(dc));
+                    if (bandwidth > 0) {
+                        System.out.printf("llama.cpp decode: %.0f%% of the ceiling its GGUF layout sets (%.0f tok/s)%n",
+                                100 * d * ggufBytesPerToken / bandwidth, bandwidth / ggufBytesPerToken);
+                    }
                     System.out.printf("ratio ours/llama.cpp: prefill %.2f, decode %.2f%n", ours[0] / p, ours[1] / d);
                 }
             }
@@ -302,6 +331,12 @@ public final class GemmaCli {
             }
         }
         return b;
+    }
+
+    /** "min-max" of the runs' figures. */
+    static String range(double[] a) {
+        double lo = Arrays.stream(a).min().orElse(0), hi = Arrays.stream(a).max().orElse(0);
+        return String.format("%.1f-%.1f", lo, hi);
     }
 
     static double median(double[] a) {

@@ -63,8 +63,6 @@ public final class Attention {
         int qDim = cfg.heads() * hd;
         int kvh = h / (cfg.heads() / cfg.kvHeads());
         int start = c.length(); // position of the step's first token
-        float[] kc = c.k[l];
-        float[] vc = c.v[l];
         boolean local = cfg.isLocal(l);
         float cap = cfg.attnSoftCap();
         int rows = rowStart[s + 1] - rowStart[s];
@@ -81,7 +79,7 @@ public final class Attention {
             float max = Float.NEGATIVE_INFINITY;
             for (int j = lo; j <= p; j++) {
                 float dot = j < start
-                        ? backend.dot(q, qOff, kc, c.slot(l, j) * kvDim + kvh * hd, hd)
+                        ? c.dotKey(backend, l, q, qOff, c.slot(l, j) * kvDim + kvh * hd, hd)
                         : backend.dot(q, qOff, k, (rowStart[s] + j - start) * kvDim + kvh * hd, hd);
                 if (cap > 0) {
                     dot = (float) (cap * Math.tanh(dot / cap));
@@ -103,7 +101,7 @@ public final class Attention {
             for (int j = lo; j <= p; j++) {
                 float a = sc[j - lo] * inv;
                 if (j < start) {
-                    backend.axpy(a, vc, c.slot(l, j) * kvDim + kvh * hd, out, oOff, hd);
+                    c.addValue(backend, l, a, c.slot(l, j) * kvDim + kvh * hd, out, oOff, hd);
                 } else {
                     backend.axpy(a, v, (rowStart[s] + j - start) * kvDim + kvh * hd, out, oOff, hd);
                 }
@@ -117,9 +115,7 @@ public final class Attention {
         int start = c.length();
         int first = c.ringSlots[l] == Integer.MAX_VALUE ? 0 : Math.max(0, count - c.ringSlots[l]);
         for (int t = first; t < count; t++) {
-            int slot = c.slot(l, start + t);
-            System.arraycopy(k, (row0 + t) * kvDim, c.k[l], slot * kvDim, kvDim);
-            System.arraycopy(v, (row0 + t) * kvDim, c.v[l], slot * kvDim, kvDim);
+            c.write(l, c.slot(l, start + t), k, (row0 + t) * kvDim, v, (row0 + t) * kvDim);
         }
     }
 }

@@ -1,5 +1,7 @@
 package io.gemmaserving.runtime.engine.model;
 
+import io.gemmaserving.runtime.engine.KvCacheType;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.List;
@@ -77,9 +79,9 @@ public record GemmaConfig(
         return isLocal(layer) ? 1f : ropeScaleGlobal;
     }
 
-    /** KV-cache bytes one position costs over all layers (f32 keys and values), local layers counted fully. */
-    public long kvBytesPerToken() {
-        return (long) layers * kvHeads * headDim * 2 * Float.BYTES;
+    /** KV-cache bytes one position costs over all layers with keys and values stored as {@code type}, local layers counted fully. */
+    public long kvBytesPerToken(KvCacheType type) {
+        return (long) layers * kvHeads * headDim * 2 * type.bytesPerValue();
     }
 
     // ---------------------------------------------------------------------------------------------------------

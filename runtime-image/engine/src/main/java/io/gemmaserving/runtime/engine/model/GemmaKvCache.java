@@ -1,10 +1,14 @@
 package io.gemmaserving.runtime.engine.model;
 
 import io.gemmaserving.runtime.engine.Engine;
+import io.gemmaserving.runtime.engine.KvCacheType;
+import io.gemmaserving.runtime.engine.backend.Backend;
 import java.util.Arrays;
 
 /**
- * Keys and values of one sequence, f32, per layer: {@code k[layer][slot * kvDim + kvHead * headDim + d]}.
+ * Keys and values of one sequence, per layer: {@code k[layer][slot * kvDim + kvHead * headDim + d]}, as floats
+ * ({@link KvCacheType#F32}) or as IEEE half bits in {@code hk}/{@code hv} ({@link KvCacheType#F16}, rounded to
+ * nearest even when written). Only one of the two pairs of arrays is allocated.
  *
  * <p>Global layers keep every position (slot = position), grown by doubling up to {@link #capacity()} so a short
  * sequence does not pay for a long one. Sliding-window layers keep a ring buffer of {@code window} slots
@@ -14,8 +18,11 @@ import java.util.Arrays;
 public final class GemmaKvCache implements Engine.KvCache {
 
     final GemmaModel owner;
+    final KvCacheType type;
     final float[][] k;
     final float[][] v;
+    final short[][] hk;
+    final short[][] hv;
     /** Slots the ring of a local layer has (global layers: Integer.MAX_VALUE, they grow). */
     final int[] ringSlots;
     private final int capacity;
@@ -30,12 +37,16 @@ public final class GemmaKvCache implements Engine.KvCache {
 
     final int[] window;
 
-    GemmaKvCache(GemmaModel owner, GemmaConfig cfg, int capacity) {
+    GemmaKvCache(GemmaModel owner, GemmaConfig cfg, int capacity, KvCacheType type) {
         this.owner = owner;
+        this.type = type;
         this.capacity = capacity;
         this.kvDim = cfg.kvHeads() * cfg.headDim();
-        this.k = new float[cfg.layers()][];
-        this.v = new float[cfg.layers()][];
+        boolean half = type == KvCacheType.F16;
+        this.k = half ? null : new float[cfg.layers()][];
+        this.v = half ? null : new float[cfg.layers()][];
+        this.hk = half ? new short[cfg.layers()][] : null;
+        this.hv = half ? new short[cfg.layers()][] : null;
         this.ringSlots = new int[cfg.layers()];
         this.window = new int[cfg.layers()];
         for (int l = 0; l < cfg.layers(); l++) {
@@ -43,8 +54,51 @@ public final class GemmaKvCache implements Engine.KvCache {
             int slots = cfg.isLocal(l) ? Math.min(cfg.slidingWindow() + SPARE_SLOTS, capacity) : Integer.MAX_VALUE;
             ringSlots[l] = slots;
             int initial = cfg.isLocal(l) ? slots : Math.min(capacity, 64);
-            k[l] = new float[initial * kvDim];
-            v[l] = new float[initial * kvDim];
+            if (half) {
+                hk[l] = new short[initial * kvDim];
+                hv[l] = new short[initial * kvDim];
+            } else {
+                k[l] = new float[initial * kvDim];
+                v[l] = new float[initial * kvDim];
+            }
+        }
+    }
+
+    private int layers() {
+        return ringSlots.length;
+    }
+
+    /** Slots layer {@code l} has allocated. */
+    private int slots(int l) {
+        return (k != null ? k[l].length : hk[l].length) / kvDim;
+    }
+
+    /** Query-key dot of {@code q[qOff..qOff+n)} with the key stored at {@code off} of layer {@code l}. */
+    float dotKey(Backend backend, int l, float[] q, int qOff, int off, int n) {
+        return k != null ? backend.dot(q, qOff, k[l], off, n) : backend.dotF16(q, qOff, hk[l], off, n);
+    }
+
+    /** {@code out[o..o+n) += a * value stored at off of layer l}. */
+    void addValue(Backend backend, int l, float a, int off, float[] out, int o, int n) {
+        if (v != null) {
+            backend.axpy(a, v[l], off, out, o, n);
+        } else {
+            backend.axpyF16(a, hv[l], off, out, o, n);
+        }
+    }
+
+    /** Stores one position's keys and values ({@code kvDim} floats each from {@code kf[kOff..]}, {@code vf[vOff..]}). */
+    void write(int l, int slot, float[] kf, int kOff, float[] vf, int vOff) {
+        int o = slot * kvDim;
+        if (k != null) {
+            System.arraycopy(kf, kOff, k[l], o, kvDim);
+            System.arraycopy(vf, vOff, v[l], o, kvDim);
+        } else {
+            short[] a = hk[l], b = hv[l];
+            for (int i = 0; i < kvDim; i++) {
+                a[o + i] = Float.floatToFloat16(kf[kOff + i]);
+                b[o + i] = Float.floatToFloat16(vf[vOff + i]);
+            }
         }
     }
 
@@ -56,15 +110,20 @@ public final class GemmaKvCache implements Engine.KvCache {
 
     /** Makes global layers hold {@code positions} slots (doubling, capped at capacity). */
     void ensure(int positions) {
-        for (int l = 0; l < k.length; l++) {
+        for (int l = 0; l < layers(); l++) {
             if (ringSlots[l] != Integer.MAX_VALUE) {
                 continue;
             }
-            int have = k[l].length / kvDim;
+            int have = slots(l);
             if (have < positions) {
                 int n = Math.min(capacity, Math.max(positions, have * 2));
-                k[l] = Arrays.copyOf(k[l], n * kvDim);
-                v[l] = Arrays.copyOf(v[l], n * kvDim);
+                if (k != null) {
+                    k[l] = Arrays.copyOf(k[l], n * kvDim);
+                    v[l] = Arrays.copyOf(v[l], n * kvDim);
+                } else {
+                    hk[l] = Arrays.copyOf(hk[l], n * kvDim);
+                    hv[l] = Arrays.copyOf(hv[l], n * kvDim);
+                }
             }
         }
     }
@@ -82,17 +141,26 @@ public final class GemmaKvCache implements Engine.KvCache {
     /** Copy constructor for {@link #copy}: same capacity and rings, the first {@code length} positions. */
     private GemmaKvCache(GemmaKvCache from, int length) {
         this.owner = from.owner;
+        this.type = from.type;
         this.capacity = from.capacity;
         this.kvDim = from.kvDim;
         this.ringSlots = from.ringSlots;
         this.window = from.window;
-        this.k = new float[from.k.length][];
-        this.v = new float[from.v.length][];
-        for (int l = 0; l < k.length; l++) {
+        int layers = from.layers();
+        this.k = from.k == null ? null : new float[layers][];
+        this.v = from.v == null ? null : new float[layers][];
+        this.hk = from.hk == null ? null : new short[layers][];
+        this.hv = from.hv == null ? null : new short[layers][];
+        for (int l = 0; l < layers; l++) {
             // A ring is copied whole (slot = position % ring stays valid); a global layer up to length.
-            int n = ringSlots[l] == Integer.MAX_VALUE ? Math.max(length, 1) * kvDim : from.k[l].length;
-            k[l] = Arrays.copyOf(from.k[l], n);
-            v[l] = Arrays.copyOf(from.v[l], n);
+            int n = (ringSlots[l] == Integer.MAX_VALUE ? Math.max(length, 1) : from.slots(l)) * kvDim;
+            if (k != null) {
+                k[l] = Arrays.copyOf(from.k[l], n);
+                v[l] = Arrays.copyOf(from.v[l], n);
+            } else {
+                hk[l] = Arrays.copyOf(from.hk[l], n);
+                hv[l] = Arrays.copyOf(from.hv[l], n);
+            }
         }
         this.length = length;
     }
@@ -101,7 +169,7 @@ public final class GemmaKvCache implements Engine.KvCache {
     public int rewindLimit() {
         // A ring of R slots holds positions length-R .. length-1; length L' needs L'-window .. L'-1 of them.
         int limit = 0;
-        for (int l = 0; l < k.length; l++) {
+        for (int l = 0; l < layers(); l++) {
             int ring = ringSlots[l];
             if (ring != Integer.MAX_VALUE && length > ring) {
                 limit = Math.max(limit, length - ring + window[l]);
@@ -132,8 +200,8 @@ public final class GemmaKvCache implements Engine.KvCache {
     @Override
     public long bytes() {
         long b = 0;
-        for (int l = 0; l < k.length; l++) {
-            b += (long) (k[l].length + v[l].length) * Float.BYTES;
+        for (int l = 0; l < layers(); l++) {
+            b += 2L * slots(l) * kvDim * type.bytesPerValue();
         }
         return b;
     }

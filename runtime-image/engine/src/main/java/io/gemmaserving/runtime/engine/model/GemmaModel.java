@@ -2,6 +2,7 @@ package io.gemmaserving.runtime.engine.model;
 
 import io.gemmaserving.runtime.engine.GemmaTokenizer;
 import io.gemmaserving.runtime.engine.Engine;
+import io.gemmaserving.runtime.engine.KvCacheType;
 import io.gemmaserving.runtime.engine.ModelInfo;
 import io.gemmaserving.runtime.engine.backend.Backend;
 import io.gemmaserving.runtime.engine.backend.GgmlRoundingBackend;
@@ -38,6 +39,7 @@ public final class GemmaModel implements Engine {
     private final int vocab;
     private final OpTimes times = new OpTimes();
     private final Attention attention;
+    private final KvCacheType kvCacheType;
 
     // Scratch, grown to the largest token count seen (never allocated per token).
     private int capT;
@@ -68,6 +70,13 @@ public final class GemmaModel implements Engine {
     /** @param numerics {@link Numerics#GGML} wraps the backend in a {@link GgmlRoundingBackend} */
     public GemmaModel(String name, GemmaConfig cfg, GemmaWeights weights, GemmaTokenizer tokenizer, Backend backend,
                       AutoCloseable resource, Numerics numerics) {
+        this(name, cfg, weights, tokenizer, backend, resource, numerics, KvCacheType.F16);
+    }
+
+    /** @param kvCacheType how {@link #newKvCache} stores keys and values */
+    public GemmaModel(String name, GemmaConfig cfg, GemmaWeights weights, GemmaTokenizer tokenizer, Backend backend,
+                      AutoCloseable resource, Numerics numerics, KvCacheType kvCacheType) {
+        this.kvCacheType = kvCacheType;
         this.cfg = cfg;
         this.w = weights;
         this.tokenizer = tokenizer;
@@ -76,7 +85,7 @@ public final class GemmaModel implements Engine {
         this.resource = resource;
         this.attention = new Attention(cfg, this.backend);
         this.vocab = Math.toIntExact(weights.tokenEmbd().rows());
-        this.info = new ModelInfo(name, cfg.architecture(), cfg.contextLength(), vocab, cfg.kvBytesPerToken(), weights.bytes());
+        this.info = new ModelInfo(name, cfg.architecture(), cfg.contextLength(), vocab, cfg.kvBytesPerToken(kvCacheType), weights.bytes());
         int half = cfg.headDim() / 2;
         invFreqLocal = new float[half];
         invFreqGlobal = new float[half];
@@ -106,6 +115,36 @@ public final class GemmaModel implements Engine {
         return numerics;
     }
 
+    public KvCacheType kvCacheType() {
+        return kvCacheType;
+    }
+
+    /**
+     * Bytes one decode step at {@code position} reads from memory: every block matrix and the output head in the
+     * layout its kernel streams ({@link WeightTensor#streamedBytes}), plus the keys and values attention reads
+     * (local layers at most their window). The embedding lookup's single row and the norms are left out.
+     */
+    public long bytesReadPerDecodeToken(int position) {
+        long b = w.tokenEmbd().streamedBytes();
+        for (GemmaWeights.Layer l : w.layers()) {
+            for (WeightTensor t : new WeightTensor[] {l.q(), l.k(), l.v(), l.o(), l.gate(), l.up(), l.down()}) {
+                b += t.streamedBytes();
+            }
+        }
+        return b + kvBytesReadPerDecodeToken(position);
+    }
+
+    /** The keys and values a decode step at {@code position} reads (local layers at most their window). */
+    public long kvBytesReadPerDecodeToken(int position) {
+        long perPosition = 2L * cfg.kvHeads() * cfg.headDim() * kvCacheType.bytesPerValue();
+        long b = 0;
+        for (int l = 0; l < cfg.layers(); l++) {
+            int seen = cfg.isLocal(l) ? Math.min(position + 1, cfg.slidingWindow()) : position + 1;
+            b += seen * perPosition;
+        }
+        return b;
+    }
+
     /** Cumulative time per kind of operation since the last {@link OpTimes#reset()}. */
     public OpTimes opTimes() {
         return times;
@@ -129,7 +168,7 @@ public final class GemmaModel implements Engine {
         if (maxTokens <= 0) {
             throw new IllegalArgumentException("KV cache size must be positive, got " + maxTokens);
         }
-        return new GemmaKvCache(this, cfg, maxTokens);
+        return new GemmaKvCache(this, cfg, maxTokens, kvCacheType);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -286,7 +325,10 @@ public final class GemmaModel implements Engine {
                     rmsNorm(k, off, k, off, L.kNorm(), hd);
                 }
                 rope(k, off, r, local);
-                if (numerics == Numerics.GGML) { // llama.cpp's default KV cache is fp16
+                // An f16 cache: the step's own keys and values are read at the precision the cache keeps them in,
+                // so a position attends alike whether it came in this step or an earlier one (chunked prefill,
+                // rewinds and speculative drafts give the same logits as one step). llama.cpp's cache is fp16 too.
+                if (kvCacheType == KvCacheType.F16 || numerics == Numerics.GGML) {
                     GgmlActivations.toF16(k, off, k, off, hd);
                     GgmlActivations.toF16(v, off, v, off, hd);
                 }

@@ -74,11 +74,16 @@ public final class ModelLoader {
         GgufFile gguf = GgufFile.open(file);
         try {
             GemmaConfig cfg = GemmaConfig.fromGguf(gguf.metadata(), name);
-            GemmaWeights w = GemmaWeights.bind(cfg, n -> gguf.hasTensor(n) ? gguf.tensor(n) : null, name);
-            pageIn(gguf, name);
-            GemmaTokenizer tok = SentencePieceTokenizer.fromGguf(gguf);
             Backend backend = decorate.apply(Backends.select(options.backend(), threads));
-            return new GemmaModel(name, cfg, w, tok, backend, gguf, options.numerics());
+            pageIn(gguf, name);
+            try {
+                GemmaWeights w = GemmaWeights.bind(cfg, n -> gguf.hasTensor(n) ? gguf.tensor(n) : null, name);
+                GemmaTokenizer tok = SentencePieceTokenizer.fromGguf(gguf);
+                return new GemmaModel(name, cfg, w, tok, backend, gguf, options.numerics(), options.kvCacheType());
+            } catch (RuntimeException e) {
+                backend.close();
+                throw e;
+            }
         } catch (RuntimeException e) {
             gguf.close();
             throw e;
@@ -109,7 +114,7 @@ public final class ModelLoader {
                 LOG.log(Level.WARNING, dir + ": no tokenizer.json; the model takes token ids only");
             }
             Backend backend = decorate.apply(Backends.select(options.backend(), threads));
-            return new GemmaModel(name, cfg, w, tok, backend, st, options.numerics());
+            return new GemmaModel(name, cfg, w, tok, backend, st, options.numerics(), options.kvCacheType());
         } catch (RuntimeException e) {
             st.close();
             throw e;

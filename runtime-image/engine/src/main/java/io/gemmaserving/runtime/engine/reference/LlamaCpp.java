@@ -131,9 +131,31 @@ public final class LlamaCpp implements AutoCloseable {
     private final MemorySegment vocab;
     private final int vocabSize;
     private final Options options;
+    private final List<String> bufferTypes;
     private boolean closed;
 
-    private LlamaCpp(MemorySegment model, MemorySegment context, Options options) throws Throwable {
+    /**
+     * The buffer types llama.cpp put the model's weights in, from its load log ({@code load_tensors: CPU_REPACK
+     * model buffer size = ...}, {@code AMX}, {@code CPU_Mapped}), each with its size as logged; empty when the log
+     * was not captured ({@code GEMMA_LLAMA_LOG} set) or names none.
+     */
+    public List<String> bufferTypes() {
+        return bufferTypes;
+    }
+
+    static List<String> bufferTypes(String log) {
+        List<String> types = new java.util.ArrayList<>();
+        java.util.regex.Matcher m = java.util.regex.Pattern
+                .compile("(\\S+) model buffer size\\s*=\\s*([0-9.]+ \\S+)").matcher(log);
+        while (m.find()) {
+            types.add(m.group(1) + " " + m.group(2));
+        }
+        return List.copyOf(types);
+    }
+
+    private LlamaCpp(MemorySegment model, MemorySegment context, Options options, List<String> bufferTypes)
+            throws Throwable {
+        this.bufferTypes = bufferTypes;
         this.model = model;
         this.context = context;
         this.options = options;
@@ -149,8 +171,19 @@ public final class LlamaCpp implements AutoCloseable {
         Native n = Native.get();
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment modelParams = (MemorySegment) n.modelDefaultParams.invokeExact((SegmentAllocator) tmp);
-            MemorySegment model = (MemorySegment) n.modelLoadFromFile.invokeExact(
-                    tmp.allocateFrom(gguf.toAbsolutePath().toString()), modelParams);
+            MemorySegment model;
+            String loadLog;
+            synchronized (LOG) {
+                LOG.setLength(0);
+                capture = true;
+                try {
+                    model = (MemorySegment) n.modelLoadFromFile.invokeExact(
+                            tmp.allocateFrom(gguf.toAbsolutePath().toString()), modelParams);
+                } finally {
+                    capture = false;
+                }
+                loadLog = LOG.toString();
+            }
             if (model.equals(MemorySegment.NULL)) {
                 throw new IllegalStateException("llama.cpp could not load " + gguf);
             }
@@ -199,7 +232,7 @@ public final class LlamaCpp implements AutoCloseable {
                         + " n_batch=" + options.batchSize() + " threads=" + options.threads() + ", got " + nCtx + ", "
                         + nBatch + ", " + nThreads);
             }
-            return new LlamaCpp(model, ctx, options);
+            return new LlamaCpp(model, ctx, options, bufferTypes(loadLog));
         } catch (RuntimeException e) {
             throw e;
         } catch (Throwable t) {
@@ -652,7 +685,7 @@ public final class LlamaCpp implements AutoCloseable {
 
         @SuppressWarnings("unused") // upcall target
         private static void quietLog(int level, MemorySegment text, MemorySegment user) {
-            if (capture && LOG.length() < 64_000 && !text.equals(MemorySegment.NULL)) {
+            if (capture && LOG.length() < 512_000 && !text.equals(MemorySegment.NULL)) {
                 LOG.append(text.reinterpret(Integer.MAX_VALUE).getString(0));
             }
         }

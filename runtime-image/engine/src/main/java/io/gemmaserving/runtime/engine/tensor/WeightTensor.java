@@ -29,4 +29,9 @@ public interface WeightTensor {
 
     /** The same dot product with the JDK Vector API; must agree with {@link #dotScalar} within rounding. */
     float dotVector(long row, float[] x, int xOff);
+
+    /** Bytes a matrix-vector product reads from memory: the stored bytes, or those of the layout the kernel streams. */
+    default long streamedBytes() {
+        return type().bytesFor(rows() * cols());
+    }
 }

@@ -100,6 +100,55 @@ class BackendTest {
     }
 
     /**
+     * The f16 KV cache's kernels: {@code halves} widens every finite half exactly (all 63488 of them, subnormals and
+     * signed zeros included), and the vector dotF16/axpyF16 match the scalar reference at lengths that are and are
+     * not whole vectors, at offsets. Tolerances as for dot and axpy above (summation order, fma).
+     */
+    @Test
+    void f16AttentionKernelsMatchScalar() {
+        short[] all = new short[1 << 16];
+        for (int i = 0; i < all.length; i++) {
+            all[i] = (short) i;
+        }
+        for (int i = 0; i + io.gemmaserving.runtime.engine.tensor.Simd.L <= all.length;
+             i += io.gemmaserving.runtime.engine.tensor.Simd.L) {
+            float[] lanes = VectorBackend.halves(all, i).toArray();
+            for (int j = 0; j < lanes.length; j++) {
+                float exact = Float.float16ToFloat(all[i + j]);
+                if (Float.isFinite(exact)) {
+                    assertEquals(Float.floatToRawIntBits(exact), Float.floatToRawIntBits(lanes[j]),
+                            "half 0x" + Integer.toHexString(i + j));
+                }
+            }
+        }
+        Random rnd = new Random(8);
+        for (int n : new int[] {1, 7, 16, 100, 256, 257}) {
+            float[] a = TestData.randomVector(n + 5, rnd);
+            float[] bf = TestData.randomVector(n + 3, rnd);
+            short[] b = new short[bf.length];
+            for (int i = 0; i < b.length; i++) {
+                b[i] = Float.floatToFloat16(bf[i]);
+            }
+            double abs = 0;
+            for (int i = 0; i < n; i++) {
+                abs += Math.abs(a[2 + i] * Float.float16ToFloat(b[1 + i]));
+            }
+            assertEquals(scalar.dotF16(a, 2, b, 1, n), vector.dotF16(a, 2, b, 1, n), 2e-6 * abs, "dotF16 n=" + n);
+            float alpha = rnd.nextFloat() - 0.5f;
+            float[] y = TestData.randomVector(n + 6, rnd);
+            float[] expected = y.clone();
+            float[] actual = y.clone();
+            scalar.axpyF16(alpha, b, 1, expected, 4, n);
+            vector.axpyF16(alpha, b, 1, actual, 4, n);
+            for (int i = 0; i < y.length; i++) {
+                boolean inside = i >= 4 && i < 4 + n;
+                double tol = inside ? 1e-6 * (Math.abs(y[i]) + Math.abs(alpha * Float.float16ToFloat(b[i - 3]))) : 0;
+                assertEquals(expected[i], actual[i], tol, "axpyF16 n=" + n + " i=" + i);
+            }
+        }
+    }
+
+    /**
      * GeGLU: the vector kernel (float lanes, the Vector API's EXP) against the scalar reference (double), over the
      * range activations take (|x| up to 40, where the exponential over- or underflows) and at lengths that are and are
      * not whole vectors; elements outside the range untouched. Tolerance 4e-6 relative (a few float ulps).

@@ -63,10 +63,11 @@ class EngineSeamTest {
 
     /** Past the ring's spare slots a sliding-window cache refuses a rewind it could not honour, and honours the rest. */
     @ParameterizedTest
-    @ValueSource(strings = {"tiny-gemma2", "tiny-gemma3"})
-    void ringsRewindAsFarAsTheirSpareSlots(String name) throws Exception {
+    @org.junit.jupiter.params.provider.CsvSource({"tiny-gemma2, F32", "tiny-gemma3, F32", "tiny-gemma2, F16",
+        "tiny-gemma3, F16"})
+    void ringsRewindAsFarAsTheirSpareSlots(String name, io.gemmaserving.runtime.engine.KvCacheType kv) throws Exception {
         Path dir = TinyFixtures.fixtures().resolve(name);
-        try (GemmaModel m = TinyFixtures.loadHfWithDoubles(dir, 1)) {
+        try (GemmaModel m = TinyFixtures.loadHfWithDoubles(dir, 1, kv)) {
             int window = m.config().slidingWindow();
             int n = window + GemmaKvCache.SPARE_SLOTS + 20;
             int[] tokens = new Random(7).ints(n, 3, m.info().vocabSize()).toArray();

@@ -55,7 +55,9 @@ class Gemma270mVsHfReferenceTest {
         Path fixture = TinyFixtures.fixtures().resolve("gemma3-270m-hf-reference.json");
         assumeTrue(Files.isRegularFile(fixture), "no fixture " + fixture + " (hack/make_gemma270m_reference.sh)");
         cases = TinyFixtures.JSON.readTree(fixture.toFile()).get("cases");
-        model = ModelLoader.load(Path.of(env), new EngineOptions("auto", 2, 1, Numerics.F32));
+        // f32 keys and values: the reference is float32 transformers, and the tolerances are float32 ones
+        model = ModelLoader.load(Path.of(env), new EngineOptions("auto", 2, 1, Numerics.F32,
+                io.gemmaserving.runtime.engine.KvCacheType.F32));
     }
 
     @AfterAll

@@ -34,7 +34,9 @@ class ModelLoaderTest {
     void matchesGoldens(String model, String dir, String goldenFile, float tol) throws Exception {
         Path fx = TinyFixtures.fixtures();
         var golden = TinyFixtures.Golden.read(fx.resolve(dir).resolve(goldenFile));
-        try (GemmaModel m = ModelLoader.load(fx.resolve(model), new EngineOptions("auto", 2, 1, Numerics.F32))) {
+        // f32 keys and values: the goldens are float32 references (KvCacheTest bounds what f16 changes)
+        try (GemmaModel m = ModelLoader.load(fx.resolve(model), new EngineOptions("auto", 2, 1, Numerics.F32,
+                io.gemmaserving.runtime.engine.KvCacheType.F32))) {
             assertEquals(golden.logits()[0][0].length, m.info().vocabSize());
             for (int p = 0; p < golden.prompts().length; p++) {
                 List<float[]> ours = TinyFixtures.decodeOneByOne(m, golden.prompts()[p]);

@@ -3,6 +3,7 @@ package io.gemmaserving.runtime.engine.model;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.gemmaserving.runtime.engine.Engine;
+import io.gemmaserving.runtime.engine.KvCacheType;
 import io.gemmaserving.runtime.engine.backend.Backend;
 import io.gemmaserving.runtime.engine.tensor.TensorType;
 import io.gemmaserving.runtime.engine.tensor.WeightTensor;
@@ -163,13 +164,20 @@ final class TinyFixtures {
         return out;
     }
 
-    /** A tiny HF checkpoint as a GemmaModel on test doubles only (no format or backend code of the engine). */
+    /**
+     * A tiny HF checkpoint as a GemmaModel on test doubles only (no format or backend code of the engine), with an
+     * f32 KV cache: the goldens are float32 references, and f16 keys and values move logits by up to 4.4e-3 here.
+     */
     static GemmaModel loadHfWithDoubles(Path dir, int threads) throws IOException {
+        return loadHfWithDoubles(dir, threads, KvCacheType.F32);
+    }
+
+    static GemmaModel loadHfWithDoubles(Path dir, int threads, KvCacheType kv) throws IOException {
         GemmaConfig cfg = GemmaConfig.fromHfConfig(JSON.readTree(dir.resolve("config.json").toFile()), dir.toString());
         Map<String, WeightTensor> tensors = readSafetensors(dir.resolve("model.safetensors"));
         Map<String, String> names = HfNames.ggufToHf(tensors.keySet(), cfg.architecture());
         GemmaWeights w = GemmaWeights.bind(cfg, g -> names.containsKey(g) ? tensors.get(names.get(g)) : null, dir.toString());
-        return new GemmaModel(dir.getFileName().toString(), cfg, w, null, scalar(threads), null);
+        return new GemmaModel(dir.getFileName().toString(), cfg, w, null, scalar(threads), null, Numerics.F32, kv);
     }
 
     /** Max |a - b| over the vocabulary. */
