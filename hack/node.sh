@@ -9,8 +9,9 @@
 #        hack/node.sh down                                  stops everything, removes its pods, network and state
 #        hack/node.sh status                                prints what runs (exit 1 when the node is down)
 #
-# Needs root (containerd, iptables, mounts). Images are pulled from the registry $GEMMA_REGISTRY (hack/registry.sh) over
-# plain HTTP; the pod sandbox image $PAUSE_IMAGE is imported from the tar hack/build-control-plane.sh made, never pulled.
+# Needs root (containerd, iptables, mounts). Images are pulled over plain HTTP from the registry $GEMMA_REGISTRY_ADDR
+# (hack/registry.sh, default localhost:5000); the pod sandbox image $PAUSE_IMAGE is imported from the tar
+# hack/build-control-plane.sh made, never pulled.
 # State (configs, sockets, logs, kubelet's pod folders, IPAM) lives in $GEMMA_NODE_STATE and is removed on down; the
 # images containerd pulled stay in $GEMMA_CACHE/node/containerd, so a second up pulls nothing.
 #
@@ -28,6 +29,8 @@ images="$GEMMA_CACHE/node/containerd"
 sock="$state/run/containerd.sock"
 pod_cidr="${GEMMA_NODE_POD_CIDR:-10.88.0.0/16}"
 bridge=gemma0
+# The local registry (hack/registry.sh) every image but the sandbox is pulled from.
+registry="${GEMMA_REGISTRY_ADDR:-localhost:5000}"
 
 log() { echo "    [node] $*"; }
 die() { echo "node: $*" >&2; exit 1; }
@@ -71,7 +74,7 @@ EOF
 }
 
 write_containerd_config() {
-  mkdir -p "$state/containerd/certs.d/$GEMMA_REGISTRY"
+  mkdir -p "$state/containerd/certs.d/$registry"
   cat > "$state/containerd/config.toml" <<EOF
 version = 2
 root = "$images"
@@ -99,9 +102,9 @@ state = "$state/containerd/state"
     config_path = "$state/containerd/certs.d"
 EOF
   # The local registry speaks plain HTTP.
-  cat > "$state/containerd/certs.d/$GEMMA_REGISTRY/hosts.toml" <<EOF
-server = "http://$GEMMA_REGISTRY"
-[host."http://$GEMMA_REGISTRY"]
+  cat > "$state/containerd/certs.d/$registry/hosts.toml" <<EOF
+server = "http://$registry"
+[host."http://$registry"]
   capabilities = ["pull", "resolve"]
 EOF
 }

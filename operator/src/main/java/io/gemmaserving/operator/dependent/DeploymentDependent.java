@@ -45,6 +45,8 @@ public class DeploymentDependent extends RuntimeHeldDependent<Deployment> {
     public static final int PRE_STOP_SLEEP_SECONDS = 5;
     public static final int DRAIN_SECONDS = 30;
     static final String MODELCAR_VOLUME = "model-dir";
+    /** The status of a failed container says why (its termination message, or the end of its log). */
+    public static final String TERMINATION_MESSAGE_POLICY = "FallbackToLogsOnError";
 
     public DeploymentDependent() {
         super(Deployment.class);
@@ -91,6 +93,8 @@ public class DeploymentDependent extends RuntimeHeldDependent<Deployment> {
                 .endSleep().endPreStop().endLifecycle()
                 .withSecurityContext(restricted())
                 .withVolumeMounts(mounts)
+                // a runtime that exits writes its reason to /dev/termination-log; else its last log lines are the message
+                .withTerminationMessagePolicy(TERMINATION_MESSAGE_POLICY)
                 .build();
         List<Container> containers = new ArrayList<>();
         containers.add(runtime);
@@ -190,12 +194,14 @@ public class DeploymentDependent extends RuntimeHeldDependent<Deployment> {
                 sidecars.add(new ContainerBuilder().withName("modelcar").withImage(p.image)
                         .withCommand("sh", "-c", "ln -sf /proc/$$/root/models /mnt/models && sleep infinity")
                         .withNewResources().withRequests(tiny).withLimits(tiny).endResources()
-                        .withSecurityContext(restricted()).withVolumeMounts(mnt).build());
+                        .withSecurityContext(restricted()).withVolumeMounts(mnt)
+                        .withTerminationMessagePolicy(TERMINATION_MESSAGE_POLICY).build());
                 inits.add(new ContainerBuilder().withName("modelcar-init").withImage(p.image)
                         .withCommand("sh", "-c", "[ -d /models ] && [ \"$(ls -A /models)\" ]"
                                 + " || { echo 'the modelcar image has no files under /models' >&2; exit 1; }")
                         .withNewResources().withRequests(tiny).withLimits(tiny).endResources()
-                        .withSecurityContext(restricted()).build());
+                        .withSecurityContext(restricted()).withTerminationMessagePolicy(TERMINATION_MESSAGE_POLICY)
+                        .build());
             }
         }
     }

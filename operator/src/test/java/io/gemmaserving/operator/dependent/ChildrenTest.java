@@ -128,6 +128,13 @@ class ChildrenTest {
     }
 
     @Test
+    void a_failed_container_says_why_in_its_status() {
+        PodSpec pod = DeploymentDependent.build(plan(model("g", SEED_9B))).getSpec().getTemplate().getSpec();
+        Stream.concat(pod.getContainers().stream(), pod.getInitContainers().stream()).forEach(c ->
+                assertEquals("FallbackToLogsOnError", c.getTerminationMessagePolicy(), c.getName()));
+    }
+
+    @Test
     void probes_and_drain() {
         Deployment d = DeploymentDependent.build(plan(model("g", SEED_9B)));
         Container c = runtime(d);
