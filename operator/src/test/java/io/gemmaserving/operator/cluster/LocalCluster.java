@@ -128,7 +128,9 @@ public final class LocalCluster implements AutoCloseable {
     private void create() throws IOException, InterruptedException {
         shutdownHook = new Thread(this::deleteQuietly, "delete-" + name);
         Runtime.getRuntime().addShutdownHook(shutdownHook);
-        List<String> command = new ArrayList<>(List.of(binaries.kwokctl().toString(), "create", "cluster",
+        // hack/kwokctl.yaml: KWOK fakes only nodes annotated kwok.x-k8s.io/node=fake, so a real node's pods are real
+        List<String> command = new ArrayList<>(List.of(binaries.kwokctl().toString(),
+                "--config", Repo.root().resolve("hack/kwokctl.yaml").toString(), "create", "cluster",
                 "--name", name,
                 "--runtime", "binary",
                 "--kubeconfig", kubeconfigPath().toString(),
@@ -339,7 +341,8 @@ public final class LocalCluster implements AutoCloseable {
             throw new IOException(String.join(" ", command) + " timed out after " + timeout + "\n" + logTail());
         }
         if (p.exitValue() != 0) {
-            throw new IOException(command[1] + " " + command[2] + " failed (exit " + p.exitValue() + ")\n" + logTail());
+            String what = String.join(" ", List.of(command).subList(1, Math.min(5, command.length)));
+            throw new IOException(what + " failed (exit " + p.exitValue() + ")\n" + logTail());
         }
     }
 

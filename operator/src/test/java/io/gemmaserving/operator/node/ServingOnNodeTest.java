@@ -303,4 +303,23 @@ class ServingOnNodeTest {
         figure("truncated GGUF: status says " + messages(w.model()).replace('\n', ' '));
         k.resource(w.model()).delete();
     }
+
+    @Test
+    @Order(9)
+    void imageVolumeModelcarWhereTheContainerRuntimeSupportsIt(NodeCluster env) throws Exception {
+        KubernetesClient k = env.admin();
+        String runtime = k.nodes().withName(RealNode.NAME).get().getStatus().getNodeInfo().getContainerRuntimeVersion();
+        java.util.regex.Matcher v = java.util.regex.Pattern.compile("containerd://(\\d+)\\.(\\d+)").matcher(runtime);
+        boolean supported = v.lookingAt() && (Integer.parseInt(v.group(1)) > 2
+                || Integer.parseInt(v.group(1)) == 2 && Integer.parseInt(v.group(2)) >= 1);
+        org.junit.jupiter.api.Assumptions.assumeTrue(supported, "Kubernetes image volumes need containerd >= 2.1 (and"
+                + " the ImageVolume feature gate on kube-apiserver and kubelet in 1.34); this node runs " + runtime);
+        String name = "image-volume";
+        NodeModels.create(k, NS, name, NodeModels.spec(NodeModels.modelcar("imageVolume")));
+        NodeModels.Watched w = NodeModels.watch(k, NS, name, m -> isTrue(m, "Ready"), READY_TIMEOUT);
+        assertThat(w.violations()).isEmpty();
+        figure("image-volume modelcar: apply -> Ready " + w.millis() / 1000.0 + " s");
+        chats(k, name);
+        k.resource(w.model()).delete();
+    }
 }
