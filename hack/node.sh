@@ -140,6 +140,8 @@ authentication:
 authorization: {mode: AlwaysAllow}
 clusterDomain: cluster.local
 resolvConf: /etc/resolv.conf
+# Containers' logs with the rest of the node's state (removed on down), not in /var/log/pods.
+podLogsDir: $state/pod-logs
 serializeImagePulls: false
 # Pod status (and the operator's view of it) as soon as the kubelet sees a change.
 nodeStatusUpdateFrequency: 10s

@@ -71,6 +71,8 @@ final class NodeModels {
         spec.put("source", source);
         spec.put("runtime", RUNTIME);
         spec.put("serving", Map.of("maxContextLength", 1024, "maxConcurrentSequences", 2));
+        // the operator asks 2 CPUs for a CPU model by default: the whole of this node, less the operator's 100m
+        spec.put("resources", Map.of("requests", Map.of("cpu", "500m")));
         return spec;
     }
 
@@ -220,7 +222,9 @@ final class NodeModels {
      * /sys/fs/cgroup/CONTROLLER/kubepods/[QOS/]pod&lt;uid&gt;/&lt;container id&gt;.
      */
     static Optional<Path> containerCgroup(String controller, Pod pod, String container) throws IOException {
-        String id = pod.getStatus().getContainerStatuses().stream().filter(c -> container.equals(c.getName()))
+        List<ContainerStatus> all = new ArrayList<>(pod.getStatus().getContainerStatuses());
+        if (pod.getStatus().getInitContainerStatuses() != null) all.addAll(pod.getStatus().getInitContainerStatuses());
+        String id = all.stream().filter(c -> container.equals(c.getName()))
                 .map(ContainerStatus::getContainerID).filter(x -> x != null).findFirst().orElse("");
         String cid = id.replaceFirst("^[a-z]+://", "");
         String podDir = "pod" + pod.getMetadata().getUid();

@@ -134,7 +134,7 @@ class ServingOnNodeTest {
         Pod pod = readyPod(k, SIDECAR);
         long uid = NodeExtension.UID_RANGE_START;
         assertThat(pod.getSpec().getSecurityContext().getRunAsUser()).isEqualTo(uid);
-        // The kernel's view, on the host: every process of both containers runs as that UID.
+        // The kernel's view, on the host: every process of the runtime and of the modelcar sidecar runs as that UID.
         for (String container : List.of("runtime", "modelcar")) {
             List<String> ids = NodeModels.processIds(pod, container);
             assertThat(ids).as(container + " processes").isNotEmpty()
@@ -247,7 +247,8 @@ class ServingOnNodeTest {
         KubernetesClient k = env.admin();
         String name = "too-small";
         Map<String, Object> spec = NodeModels.spec(NodeModels.modelcar("sidecar"));
-        spec.put("resources", Map.of("requests", Map.of("memory", "200Mi"), "limits", Map.of("memory", "200Mi")));
+        spec.put("resources", Map.of("requests", Map.of("cpu", "500m", "memory", "200Mi"),
+                "limits", Map.of("memory", "200Mi")));
         NodeModels.create(k, NS, name, spec);
         NodeModels.Watched w = NodeModels.watch(k, NS, name, m -> mentions(m, "OOMKilled"), READY_TIMEOUT);
         String said = messages(w.model());
