@@ -265,7 +265,7 @@ down() {
   for ns in /run/netns/cni-* "$state"/containerd/state/netns/cni-*; do [ -e "$ns" ] && { umount "$ns" 2>/dev/null; rm -f "$ns"; }; done
   ip link del "$bridge" 2>/dev/null || true
   [ -x "$GEMMA_BIN/kube-proxy" ] && "$GEMMA_BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
-  iptables -t nat -S 2>/dev/null | grep -q CNI- && cleanup_cni_iptables
+  cleanup_iptables
   # Volumes the kubelet mounted (projected tokens, tmpfs) and rootfs mounts, innermost first.
   awk -v s="$state" '$2 ~ "^"s {print $2}' /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   # The cgroups the kubelet made for its pods (cgroup v1: one tree per controller), deepest first.
@@ -277,15 +277,24 @@ down() {
   log "node $node down"
 }
 
-# The bridge plugin's masquerade chains (CNI-<hash>), left when a pod's network was never torn down.
-cleanup_cni_iptables() {
-  local chain
-  iptables -t nat -S POSTROUTING | grep -- '-j CNI-' | sed 's/^-A/-D/' | while read -r rule; do
-    eval iptables -t nat "$rule" 2>/dev/null || true
-  done
-  for chain in $(iptables -t nat -S | sed -n 's/^-N \(CNI-.*\)/\1/p'); do
-    iptables -t nat -F "$chain" 2>/dev/null || true
-    iptables -t nat -X "$chain" 2>/dev/null || true
+# What kube-proxy --cleanup leaves: the kubelet's own chains (KUBE-FIREWALL, KUBE-KUBELET-CANARY, KUBE-IPTABLES-HINT) in
+# iptables and ip6tables, and the bridge plugin's masquerade chains (CNI-<hash>) of pods whose network was never torn
+# down. Rules jumping to them go first, then the chains.
+cleanup_iptables() {
+  local cmd table rule chain
+  for cmd in iptables ip6tables; do
+    command -v $cmd >/dev/null || continue
+    for table in filter nat mangle; do
+      $cmd -t $table -S 2>/dev/null | grep -E -- '^-A .* -j (KUBE-|CNI-)' | sed 's/^-A/-D/' | while read -r rule; do
+        eval $cmd -t $table "$rule" 2>/dev/null || true
+      done
+      for chain in $($cmd -t $table -S 2>/dev/null | sed -n 's/^-N \(KUBE-[^ ]*\|CNI-[^ ]*\)$/\1/p'); do
+        $cmd -t $table -F "$chain" 2>/dev/null || true
+      done
+      for chain in $($cmd -t $table -S 2>/dev/null | sed -n 's/^-N \(KUBE-[^ ]*\|CNI-[^ ]*\)$/\1/p'); do
+        $cmd -t $table -X "$chain" 2>/dev/null || true
+      done
+    done
   done
 }
 
