@@ -8,7 +8,7 @@ package io.gemmaserving.runtime.engine;
  * @param contextLength    the model's trained context length
  * @param vocabSize        rows of the output head
  * @param kvBytesPerToken  KV-cache bytes one position costs over all layers, counting sliding-window layers fully
- *                         (their cap is applied by {@link InferenceModel#newKvCache})
+ *                         (their cap is applied by {@link Engine#newKvCache})
  * @param weightBytes      bytes of the weights as stored
  */
 public record ModelInfo(String name, String architecture, int contextLength, int vocabSize,

@@ -1,6 +1,6 @@
 package io.gemmaserving.runtime.server;
 
-import io.gemmaserving.runtime.engine.InferenceModel;
+import io.gemmaserving.runtime.engine.Engine;
 import io.gemmaserving.runtime.engine.ServeOptions;
 import io.gemmaserving.runtime.engine.batch.BatchScheduler;
 import io.gemmaserving.runtime.engine.batch.FinishReason;
@@ -29,7 +29,7 @@ public class ModelHolder {
     private static final Logger LOG = Logger.getLogger(ModelHolder.class);
 
     private volatile ServeOptions options;
-    private volatile InferenceModel model;
+    private volatile Engine model;
     private volatile BatchScheduler scheduler;
     private volatile String servedName;
     private volatile boolean loaded;
@@ -68,7 +68,7 @@ public class ModelHolder {
             if (!"auto".equals(options.backend)) {
                 System.setProperty("gemma.backend", options.backend);
             }
-            InferenceModel m = loadModel(options.model);
+            Engine m = loadModel(options.model);
             model = m;
             int context = Math.min(options.maxContextLength, m.info().contextLength());
             if (context < options.maxContextLength) {
@@ -156,7 +156,7 @@ public class ModelHolder {
      * The engine's loader, {@code io.gemmaserving.runtime.engine.model.ModelLoader.load(Path)}, found by name so the
      * server builds while the engine's loader is being written; it fails with one line when absent.
      */
-    static InferenceModel loadModel(Path path) throws Exception {
+    static Engine loadModel(Path path) throws Exception {
         Class<?> loader;
         try {
             loader = Class.forName(System.getProperty("gemma.model-loader", "io.gemmaserving.runtime.engine.model.ModelLoader"));
@@ -165,7 +165,7 @@ public class ModelHolder {
         }
         Method load = loader.getMethod("load", Path.class);
         try {
-            return (InferenceModel) load.invoke(null, path);
+            return (Engine) load.invoke(null, path);
         } catch (java.lang.reflect.InvocationTargetException e) {
             throw e.getCause() instanceof Exception ex ? ex : e;
         }
@@ -190,7 +190,7 @@ public class ModelHolder {
             boolean clean = s.drain(Duration.ofSeconds(seconds));
             LOG.infof(clean ? "Drained" : "Drain time-out: the rest was cancelled");
         }
-        InferenceModel m = model;
+        Engine m = model;
         if (m != null) {
             m.close();
         }
@@ -205,7 +205,7 @@ public class ModelHolder {
         return options;
     }
 
-    public InferenceModel model() {
+    public Engine model() {
         return model;
     }
 

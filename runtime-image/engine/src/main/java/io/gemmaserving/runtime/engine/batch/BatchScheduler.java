@@ -1,8 +1,8 @@
 package io.gemmaserving.runtime.engine.batch;
 
 import io.gemmaserving.runtime.engine.GemmaTokenizer;
-import io.gemmaserving.runtime.engine.InferenceModel;
-import io.gemmaserving.runtime.engine.InferenceModel.Step;
+import io.gemmaserving.runtime.engine.Engine;
+import io.gemmaserving.runtime.engine.Engine.Step;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -16,7 +16,7 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.IntFunction;
 
 /**
- * Continuous batching: one thread owns the model and runs steps; each step is one {@link InferenceModel#forward}
+ * Continuous batching: one thread owns the model and runs steps; each step is one {@link Engine#forward}
  * over every running sequence, a decode token for each sequence that is generating and a prompt chunk for each that
  * is still prefilling. New requests join at the next step and finished ones leave, so requests never wait for a
  * whole batch to end.
@@ -52,7 +52,7 @@ public final class BatchScheduler implements AutoCloseable {
         void cancel();
     }
 
-    private final InferenceModel model;
+    private final Engine model;
     private final GemmaTokenizer tokenizer;
     private final Config config;
     private final Thread thread;
@@ -77,7 +77,7 @@ public final class BatchScheduler implements AutoCloseable {
     private volatile long usedBytes;
     private volatile long steps;
 
-    public BatchScheduler(InferenceModel model, Config config) {
+    public BatchScheduler(Engine model, Config config) {
         this.model = model;
         this.tokenizer = model.tokenizer();
         this.config = config;
@@ -354,7 +354,7 @@ public final class BatchScheduler implements AutoCloseable {
         }
         float[][] logits;
         try {
-            logits = model.forward(stepList);
+            logits = model.step(stepList);
         } catch (RuntimeException | Error e) {
             LOG.log(System.Logger.Level.ERROR, "forward pass failed for " + batch.size() + " sequences", e);
             for (Sequence seq : batch) {
@@ -372,7 +372,7 @@ public final class BatchScheduler implements AutoCloseable {
             if (seq.prefilling()) {
                 seq.prefilled += s.tokens().length;
             }
-            if (s.wantLogits()) {
+            if (s.logits() != Engine.Logits.NONE) {
                 accept(seq, logits[i]);
             }
         }

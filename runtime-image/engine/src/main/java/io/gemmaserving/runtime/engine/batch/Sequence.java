@@ -1,6 +1,6 @@
 package io.gemmaserving.runtime.engine.batch;
 
-import io.gemmaserving.runtime.engine.InferenceModel.KvCache;
+import io.gemmaserving.runtime.engine.Engine.KvCache;
 
 /** One request's state inside the scheduler (touched by the scheduler thread only, except {@link #cancelled}). */
 final class Sequence implements BatchScheduler.Handle {

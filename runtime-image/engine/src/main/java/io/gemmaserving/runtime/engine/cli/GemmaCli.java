@@ -2,7 +2,7 @@ package io.gemmaserving.runtime.engine.cli;
 
 import io.gemmaserving.runtime.engine.GemmaTokenizer;
 import io.gemmaserving.runtime.engine.GemmaTokenizer.ChatMessage;
-import io.gemmaserving.runtime.engine.InferenceModel;
+import io.gemmaserving.runtime.engine.Engine;
 import io.gemmaserving.runtime.engine.model.GemmaModel;
 import io.gemmaserving.runtime.engine.model.ModelLoader;
 import io.gemmaserving.runtime.engine.model.Numerics;
@@ -107,10 +107,10 @@ public final class GemmaCli {
     }
 
     /** Generates after {@code prompt} into {@code cache}, streaming bytes to out; returns the generated tokens. */
-    static List<Integer> generate(InferenceModel m, InferenceModel.KvCache cache, int[] prompt, SamplingOptions o,
+    static List<Integer> generate(Engine m, Engine.KvCache cache, int[] prompt, SamplingOptions o,
                                   Random rnd, PrintStream out) {
         GemmaTokenizer tok = m.tokenizer();
-        float[] logits = m.forward(List.of(new InferenceModel.Step(cache, prompt, true)))[0];
+        float[] logits = m.step(List.of(new Engine.Step(cache, prompt, true)))[0];
         List<Integer> gen = new ArrayList<>();
         java.io.ByteArrayOutputStream pending = new java.io.ByteArrayOutputStream();
         for (int i = 0; i < o.maxTokens && cache.length() < cache.capacity(); i++) {
@@ -129,7 +129,7 @@ public final class GemmaCli {
             if (cache.length() + 1 > cache.capacity()) {
                 break;
             }
-            logits = m.forward(List.of(new InferenceModel.Step(cache, new int[] {t}, true)))[0];
+            logits = m.step(List.of(new Engine.Step(cache, new int[] {t}, true)))[0];
         }
         out.println();
         return gen;
@@ -240,16 +240,16 @@ public final class GemmaCli {
                 GemmaModel.OpTimes prefillTimes = new GemmaModel.OpTimes();
                 GemmaModel.OpTimes decodeTimes = new GemmaModel.OpTimes();
                 for (int r = -warmupRuns; r < runs; r++) {
-                    InferenceModel.KvCache c = m.newKvCache(promptTokens + genTokens + 1);
+                    Engine.KvCache c = m.newKvCache(promptTokens + genTokens + 1);
                     m.opTimes().reset();
                     long t0 = System.nanoTime();
-                    float[] logits = m.forward(List.of(new InferenceModel.Step(c, prompt, true)))[0];
+                    float[] logits = m.step(List.of(new Engine.Step(c, prompt, true)))[0];
                     long t1 = System.nanoTime();
                     prefillTimes = m.opTimes().copy();
                     m.opTimes().reset();
                     for (int i = 0; i < genTokens; i++) {
                         int t = argmax(logits);
-                        logits = m.forward(List.of(new InferenceModel.Step(c, new int[] {t}, true)))[0];
+                        logits = m.step(List.of(new Engine.Step(c, new int[] {t}, true)))[0];
                     }
                     long t2 = System.nanoTime();
                     if (r < 0) {

@@ -1,6 +1,6 @@
 package io.gemmaserving.runtime.engine.model;
 
-import io.gemmaserving.runtime.engine.InferenceModel;
+import io.gemmaserving.runtime.engine.Engine;
 import java.util.Arrays;
 
 /**
@@ -11,7 +11,7 @@ import java.util.Arrays;
  * (slot = position % window): a query at position p only ever sees p - window + 1 .. p, and the current step's
  * own keys are read from the step's activations, so the ring never needs more than the window.
  */
-public final class GemmaKvCache implements InferenceModel.KvCache {
+public final class GemmaKvCache implements Engine.KvCache {
 
     final GemmaModel owner;
     final float[][] k;
@@ -22,6 +22,14 @@ public final class GemmaKvCache implements InferenceModel.KvCache {
     private final int kvDim;
     int length;
 
+    /**
+     * Slots a sliding-window ring holds beyond its window, so that a step can be taken back (a rejected draft of
+     * prompt-lookup decoding) without losing positions the window still needs. Drafts are a few tokens long.
+     */
+    static final int SPARE_SLOTS = 32;
+
+    final int[] window;
+
     GemmaKvCache(GemmaModel owner, GemmaConfig cfg, int capacity) {
         this.owner = owner;
         this.capacity = capacity;
@@ -29,8 +37,10 @@ public final class GemmaKvCache implements InferenceModel.KvCache {
         this.k = new float[cfg.layers()][];
         this.v = new float[cfg.layers()][];
         this.ringSlots = new int[cfg.layers()];
+        this.window = new int[cfg.layers()];
         for (int l = 0; l < cfg.layers(); l++) {
-            int slots = cfg.isLocal(l) ? Math.min(cfg.slidingWindow(), capacity) : Integer.MAX_VALUE;
+            window[l] = cfg.isLocal(l) ? cfg.slidingWindow() : Integer.MAX_VALUE;
+            int slots = cfg.isLocal(l) ? Math.min(cfg.slidingWindow() + SPARE_SLOTS, capacity) : Integer.MAX_VALUE;
             ringSlots[l] = slots;
             int initial = cfg.isLocal(l) ? slots : Math.min(capacity, 64);
             k[l] = new float[initial * kvDim];
@@ -67,6 +77,56 @@ public final class GemmaKvCache implements InferenceModel.KvCache {
     @Override
     public int capacity() {
         return capacity;
+    }
+
+    /** Copy constructor for {@link #copy}: same capacity and rings, the first {@code length} positions. */
+    private GemmaKvCache(GemmaKvCache from, int length) {
+        this.owner = from.owner;
+        this.capacity = from.capacity;
+        this.kvDim = from.kvDim;
+        this.ringSlots = from.ringSlots;
+        this.window = from.window;
+        this.k = new float[from.k.length][];
+        this.v = new float[from.v.length][];
+        for (int l = 0; l < k.length; l++) {
+            // A ring is copied whole (slot = position % ring stays valid); a global layer up to length.
+            int n = ringSlots[l] == Integer.MAX_VALUE ? Math.max(length, 1) * kvDim : from.k[l].length;
+            k[l] = Arrays.copyOf(from.k[l], n);
+            v[l] = Arrays.copyOf(from.v[l], n);
+        }
+        this.length = length;
+    }
+
+    @Override
+    public int rewindLimit() {
+        // A ring of R slots holds positions length-R .. length-1; length L' needs L'-window .. L'-1 of them.
+        int limit = 0;
+        for (int l = 0; l < k.length; l++) {
+            int ring = ringSlots[l];
+            if (ring != Integer.MAX_VALUE && length > ring) {
+                limit = Math.max(limit, length - ring + window[l]);
+            }
+        }
+        return Math.min(limit, length);
+    }
+
+    @Override
+    public void truncate(int newLength) {
+        checkRewind(newLength);
+        length = newLength;
+    }
+
+    @Override
+    public GemmaKvCache copy(int newLength) {
+        checkRewind(newLength);
+        return new GemmaKvCache(this, newLength);
+    }
+
+    private void checkRewind(int newLength) {
+        if (newLength < rewindLimit() || newLength > length) {
+            throw new IllegalArgumentException("KV cache of " + length + " positions cannot be cut to " + newLength
+                    + " (the sliding-window layers still hold positions " + rewindLimit() + " .. " + length + ")");
+        }
     }
 
     @Override

@@ -1,7 +1,7 @@
 package io.gemmaserving.runtime.engine.model;
 
 import io.gemmaserving.runtime.engine.GemmaTokenizer;
-import io.gemmaserving.runtime.engine.InferenceModel;
+import io.gemmaserving.runtime.engine.Engine;
 import io.gemmaserving.runtime.engine.ModelInfo;
 import io.gemmaserving.runtime.engine.backend.Backend;
 import io.gemmaserving.runtime.engine.backend.GgmlRoundingBackend;
@@ -28,7 +28,7 @@ import java.util.stream.IntStream;
  * </pre>
  * then logits = softcap(outputNorm(x) . token_embd^T).
  */
-public final class GemmaModel implements InferenceModel {
+public final class GemmaModel implements Engine {
 
     private final GemmaConfig cfg;
     private final GemmaWeights w;
@@ -101,6 +101,11 @@ public final class GemmaModel implements InferenceModel {
         return backend;
     }
 
+    @Override
+    public String description() {
+        return "cpu (" + backend.name() + (numerics == Numerics.F32 ? "" : ", numerics " + numerics) + ")";
+    }
+
     public Numerics numerics() {
         return numerics;
     }
@@ -134,7 +139,7 @@ public final class GemmaModel implements InferenceModel {
     // ---------------------------------------------------------------------------------------------------------
 
     @Override
-    public float[][] forward(List<Step> steps) {
+    public float[][] step(List<Step> steps) {
         int n = steps.size();
         GemmaKvCache[] caches = new GemmaKvCache[n];
         int[] rowStart = new int[n + 1];
@@ -150,8 +155,12 @@ public final class GemmaModel implements InferenceModel {
             if (st.tokens() == null || st.tokens().length == 0) {
                 throw new IllegalArgumentException("step " + s + ": no tokens");
             }
-            if (c.length() + st.tokens().length > c.capacity()) {
-                throw new IllegalArgumentException("step " + s + ": " + c.length() + " + " + st.tokens().length
+            if (st.position() < c.rewindLimit() || st.position() > c.length()) {
+                throw new IllegalArgumentException("step " + s + ": position " + st.position() + " is outside the"
+                        + " positions the KV cache can write next (" + c.rewindLimit() + " .. " + c.length() + ")");
+            }
+            if (st.position() + st.tokens().length > c.capacity()) {
+                throw new IllegalArgumentException("step " + s + ": " + st.position() + " + " + st.tokens().length
                         + " tokens exceed the KV cache capacity of " + c.capacity());
             }
             for (int tok : st.tokens()) {
@@ -161,6 +170,9 @@ public final class GemmaModel implements InferenceModel {
             }
             caches[s] = c;
             rowStart[s + 1] = rowStart[s] + st.tokens().length;
+        }
+        for (int s = 0; s < n; s++) {
+            caches[s].truncate(steps.get(s).position());
         }
         int T = rowStart[n];
         ensureScratch(T);
@@ -187,36 +199,49 @@ public final class GemmaModel implements InferenceModel {
             layer(l, T, n, rowStart, caches);
         }
 
-        // Logits of the last token of each step that wants them.
+        // Logits: the last row of each LAST step, every row of each ALL step.
         long t1 = System.nanoTime();
         int nl = 0;
-        for (Step st : steps) {
-            nl += st.wantLogits() ? 1 : 0;
+        for (int s = 0; s < n; s++) {
+            nl += switch (steps.get(s).logits()) {
+                case NONE -> 0;
+                case LAST -> 1;
+                case ALL -> rowStart[s + 1] - rowStart[s];
+            };
         }
         float[][] result = new float[n][];
         if (nl > 0) {
-            float[] last = new float[nl * hidden];
+            float[] rows = new float[nl * hidden];
             int j = 0;
             for (int s = 0; s < n; s++) {
-                if (steps.get(s).wantLogits()) {
-                    rmsNorm(x, (rowStart[s + 1] - 1) * hidden, last, j++ * hidden, w.outputNorm(), hidden);
+                int first = switch (steps.get(s).logits()) {
+                    case NONE -> rowStart[s + 1];
+                    case LAST -> rowStart[s + 1] - 1;
+                    case ALL -> rowStart[s];
+                };
+                for (int r = first; r < rowStart[s + 1]; r++) {
+                    rmsNorm(x, r * hidden, rows, j++ * hidden, w.outputNorm(), hidden);
                 }
             }
             float[] logits = new float[nl * vocab];
             times.other += System.nanoTime() - t1;
             long h0 = System.nanoTime();
-            matmul(w.tokenEmbd(), last, logits, nl);
+            matmul(w.tokenEmbd(), rows, logits, nl);
             long t2 = System.nanoTime();
             times.outputHead += t2 - h0;
+            if (cfg.finalSoftCap() > 0) {
+                softCap(logits, cfg.finalSoftCap());
+            }
             j = 0;
             for (int s = 0; s < n; s++) {
-                if (steps.get(s).wantLogits()) {
-                    float[] out = new float[vocab];
-                    System.arraycopy(logits, j++ * vocab, out, 0, vocab);
-                    if (cfg.finalSoftCap() > 0) {
-                        softCap(out, cfg.finalSoftCap());
-                    }
-                    result[s] = out;
+                int count = switch (steps.get(s).logits()) {
+                    case NONE -> 0;
+                    case LAST -> 1;
+                    case ALL -> rowStart[s + 1] - rowStart[s];
+                };
+                if (count > 0) {
+                    result[s] = java.util.Arrays.copyOfRange(logits, j * vocab, (j + count) * vocab);
+                    j += count;
                 }
             }
             times.other += System.nanoTime() - t2;

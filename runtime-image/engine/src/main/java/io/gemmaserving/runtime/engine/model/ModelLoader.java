@@ -3,7 +3,7 @@ package io.gemmaserving.runtime.engine.model;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.gemmaserving.runtime.engine.GemmaTokenizer;
-import io.gemmaserving.runtime.engine.InferenceModel;
+import io.gemmaserving.runtime.engine.Engine;
 import io.gemmaserving.runtime.engine.backend.Backend;
 import io.gemmaserving.runtime.engine.backend.Backends;
 import io.gemmaserving.runtime.engine.gguf.GgufFile;
@@ -132,9 +132,9 @@ public final class ModelLoader {
     }
 
     /** One short forward pass so the JIT compiles the hot loops before the first real request. */
-    public static void warmUp(InferenceModel model) {
-        InferenceModel.KvCache c = model.newKvCache(8);
-        model.forward(List.of(new InferenceModel.Step(c, new int[] {2, 2, 2, 2}, true)));
-        model.forward(List.of(new InferenceModel.Step(c, new int[] {2}, true)));
+    public static void warmUp(Engine model) {
+        Engine.KvCache c = model.newKvCache(8);
+        model.step(List.of(new Engine.Step(c, new int[] {2, 2, 2, 2}, true)));
+        model.step(List.of(new Engine.Step(c, new int[] {2}, true)));
     }
 }

@@ -1,7 +1,7 @@
 package io.gemmaserving.runtime.engine.batch;
 
 import io.gemmaserving.runtime.engine.GemmaTokenizer;
-import io.gemmaserving.runtime.engine.InferenceModel;
+import io.gemmaserving.runtime.engine.Engine;
 import io.gemmaserving.runtime.engine.ModelInfo;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -15,7 +15,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * chunk or decode token, the logits (and so the output) would change. Vocabulary: 0 pad, 1 eos, 2 end_of_turn,
  * 3..28 the letters 'a'..'z', 29 a space, 30 and 31 the two UTF-8 bytes of 'é' (byte-fallback style).
  */
-final class FakeModel implements InferenceModel {
+final class FakeModel implements Engine {
 
     static final int VOCAB = 32;
 
@@ -68,6 +68,23 @@ final class FakeModel implements InferenceModel {
         public long bytes() {
             return tokens.size() * 16L;
         }
+
+        @Override
+        public int rewindLimit() {
+            return 0;
+        }
+
+        @Override
+        public void truncate(int length) {
+            tokens.subList(length, tokens.size()).clear();
+        }
+
+        @Override
+        public Cache copy(int length) {
+            Cache c = new Cache(capacity);
+            c.tokens.addAll(tokens.subList(0, length));
+            return c;
+        }
     }
 
     @Override
@@ -81,27 +98,45 @@ final class FakeModel implements InferenceModel {
     }
 
     @Override
+    public String description() {
+        return "fake (a pseudo-random function of each sequence's history)";
+    }
+
+    @Override
     public KvCache newKvCache(int maxTokens) {
         return new Cache(maxTokens);
     }
 
     @Override
-    public float[][] forward(List<Step> steps) {
+    public float[][] step(List<Step> steps) {
         int promptTokens = 0;
         float[][] out = new float[steps.size()][];
         for (int i = 0; i < steps.size(); i++) {
             Step s = steps.get(i);
             Cache c = (Cache) s.cache();
-            if (c.length() + s.tokens().length > c.capacity) {
-                throw new IllegalStateException("cache overflow: " + c.length() + " + " + s.tokens().length);
+            if (s.position() > c.length() || s.position() + s.tokens().length > c.capacity) {
+                throw new IllegalStateException("bad step: position " + s.position() + ", " + s.tokens().length
+                        + " tokens, cache " + c.length() + " of " + c.capacity);
             }
+            c.truncate(s.position());
             for (int t : s.tokens()) {
                 c.tokens.add(t);
             }
             if (s.tokens().length > 1) {
                 promptTokens += s.tokens().length;
             }
-            out[i] = s.wantLogits() ? logitsFor(c.tokens, endBias) : null;
+            out[i] = switch (s.logits()) {
+                case NONE -> null;
+                case LAST -> logitsFor(c.tokens, endBias);
+                case ALL -> {
+                    float[] all = new float[s.tokens().length * VOCAB];
+                    int first = c.tokens.size() - s.tokens().length;
+                    for (int t = 0; t < s.tokens().length; t++) {
+                        System.arraycopy(logitsFor(c.tokens.subList(0, first + t + 1), endBias), 0, all, t * VOCAB, VOCAB);
+                    }
+                    yield all;
+                }
+            };
         }
         calls.add(new int[] {steps.size(), promptTokens});
         if (delayMillis > 0) {

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.gemmaserving.runtime.engine.GemmaTokenizer.ChatMessage;
-import io.gemmaserving.runtime.engine.InferenceModel;
+import io.gemmaserving.runtime.engine.Engine;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -92,8 +92,8 @@ class Gemma270mVsHfReferenceTest {
             assertEquals(Gemma270mVsLlamaCppTest.PROMPTS.get(i), c.get("prompt").asText());
             int[] prompt = promptTokens(i);
             assertArrayEquals(ints(c.get("promptTokens")), prompt, "prompt " + i + ": tokens differ from the reference's");
-            InferenceModel.KvCache cache = model.newKvCache(prompt.length + N);
-            float[] logits = model.forward(List.of(new InferenceModel.Step(cache, prompt, true)))[0];
+            Engine.KvCache cache = model.newKvCache(prompt.length + N);
+            float[] logits = model.step(List.of(new Engine.Step(cache, prompt, true)))[0];
 
             int[] ids = ints(c.get("firstStep").get("ids"));
             JsonNode f32 = c.get("firstStep").get("f32");
@@ -124,7 +124,7 @@ class Gemma270mVsHfReferenceTest {
                             + "; reference top-2 " + top2 + "); ours so far " + Arrays.toString(Arrays.copyOf(ours, t + 1)));
                 }
                 if (t + 1 < N) {
-                    logits = model.forward(List.of(new InferenceModel.Step(cache, new int[] {ours[t]}, true)))[0];
+                    logits = model.step(List.of(new Engine.Step(cache, new int[] {ours[t]}, true)))[0];
                 }
             }
         }
@@ -147,8 +147,8 @@ class Gemma270mVsHfReferenceTest {
         for (int i = 0; i < cases.size(); i++) {
             JsonNode steps = cases.get(i).get("llamaCppTeacherForced");
             int[] prompt = ints(cases.get(i).get("promptTokens"));
-            InferenceModel.KvCache cache = model.newKvCache(prompt.length + N);
-            float[] logits = model.forward(List.of(new InferenceModel.Step(cache, prompt, true)))[0];
+            Engine.KvCache cache = model.newKvCache(prompt.length + N);
+            float[] logits = model.step(List.of(new Engine.Step(cache, prompt, true)))[0];
             for (int t = 0; t < N; t++) {
                 JsonNode s = steps.get(t);
                 int lc = s.get("llamaCpp").asInt();
@@ -167,7 +167,7 @@ class Gemma270mVsHfReferenceTest {
                 // our top-1 differs from the reference's only at a tie within the tolerance
                 assertTrue(logits[ourTop] - logits[s.get("top1").asInt()] <= 2 * LOGIT_TOL, where);
                 if (t + 1 < N) {
-                    logits = model.forward(List.of(new InferenceModel.Step(cache, new int[] {lc}, true)))[0];
+                    logits = model.step(List.of(new Engine.Step(cache, new int[] {lc}, true)))[0];
                 }
             }
         }

@@ -9,7 +9,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.gemmaserving.runtime.engine.GemmaTokenizer.ChatMessage;
-import io.gemmaserving.runtime.engine.InferenceModel;
+import io.gemmaserving.runtime.engine.Engine;
 import io.gemmaserving.runtime.engine.reference.LlamaCpp;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -152,8 +152,8 @@ class Gemma270mVsLlamaCppTest {
             float worstGap = 0;
             List<String> failures = new java.util.ArrayList<>(); // all collected, so one run shows everything
             for (int i = 0; i < prompts.length; i++) {
-                InferenceModel.KvCache cache = m.newKvCache(prompts[i].length + N);
-                float[] logits = m.forward(List.of(new InferenceModel.Step(cache, prompts[i], true)))[0];
+                Engine.KvCache cache = m.newKvCache(prompts[i].length + N);
+                float[] logits = m.step(List.of(new Engine.Step(cache, prompts[i], true)))[0];
                 int[] our5 = top5(logits);
                 // First-step top-5: at each rank, llama.cpp's token is ours, or (ranks swapped at a near-tie) its logit
                 // in our model is within NEAR_TIE of our token at that rank.
@@ -188,7 +188,7 @@ class Gemma270mVsLlamaCppTest {
                         }
                     }
                     if (t + 1 < N) {
-                        logits = m.forward(List.of(new InferenceModel.Step(cache, new int[] {ref}, true)))[0];
+                        logits = m.step(List.of(new Engine.Step(cache, new int[] {ref}, true)))[0];
                     }
                 }
                 exact += first < 0 ? 1 : 0;
@@ -237,7 +237,7 @@ class Gemma270mVsLlamaCppTest {
             int equal = 0;
             for (int[] tok : inputs) {
                 float[] ref = llama.logitsAfter(tok);
-                float[] ours = m.forward(List.of(new InferenceModel.Step(m.newKvCache(1), tok, true)))[0];
+                float[] ours = m.step(List.of(new Engine.Step(m.newKvCache(1), tok, true)))[0];
                 float max = 0;
                 for (int i = 0; i < ref.length; i++) {
                     max = Math.max(max, Math.abs(ref[i] - ours[i]));
@@ -256,10 +256,10 @@ class Gemma270mVsLlamaCppTest {
      */
     static void warmUp(GemmaModel m) {
         for (int round = 0; round < 2; round++) {
-            InferenceModel.KvCache c = m.newKvCache(64);
-            float[] logits = m.forward(List.of(new InferenceModel.Step(c, m.tokenizer().encode(PROMPTS.get(0), true), true)))[0];
+            Engine.KvCache c = m.newKvCache(64);
+            float[] logits = m.step(List.of(new Engine.Step(c, m.tokenizer().encode(PROMPTS.get(0), true), true)))[0];
             for (int t = 0; t < 32; t++) {
-                logits = m.forward(List.of(new InferenceModel.Step(c, new int[] {TinyFixtures.argmax(logits)}, true)))[0];
+                logits = m.step(List.of(new Engine.Step(c, new int[] {TinyFixtures.argmax(logits)}, true)))[0];
             }
         }
     }

@@ -4,8 +4,8 @@ import static io.gemmaserving.runtime.engine.model.TinyFixtures.maxAbsDiff;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.gemmaserving.runtime.engine.InferenceModel.KvCache;
-import io.gemmaserving.runtime.engine.InferenceModel.Step;
+import io.gemmaserving.runtime.engine.Engine.KvCache;
+import io.gemmaserving.runtime.engine.Engine.Step;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -53,7 +53,7 @@ class GemmaForwardGoldenTest {
             for (int[] p : prompts) {
                 steps.add(new Step(m.newKvCache(64), p, true));
             }
-            float[][] out = m.forward(steps);
+            float[][] out = m.step(steps);
             for (int p = 0; p < prompts.length; p++) {
                 float[][] g = golden.logits()[p];
                 assertTrue(maxAbsDiff(out[p], g[g.length - 1]) <= TOL, name + " batched prefill, prompt " + p);
@@ -77,7 +77,7 @@ class GemmaForwardGoldenTest {
                 if (ib < b.length) {
                     s.add(new Step(cb, new int[] {b[ib]}, step % 2 == 0));
                 }
-                float[][] r = m.forward(s);
+                float[][] r = m.step(s);
                 int k = 0;
                 if (na > 0) {
                     ia += na;

@@ -2,7 +2,7 @@ package io.gemmaserving.runtime.engine.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.gemmaserving.runtime.engine.InferenceModel;
+import io.gemmaserving.runtime.engine.Engine;
 import io.gemmaserving.runtime.engine.backend.Backend;
 import io.gemmaserving.runtime.engine.tensor.TensorType;
 import io.gemmaserving.runtime.engine.tensor.WeightTensor;
@@ -167,11 +167,11 @@ final class TinyFixtures {
     }
 
     /** Logits of every position, one token per forward call (exercises the KV cache at every step). */
-    static List<float[]> decodeOneByOne(InferenceModel m, int[] prompt) {
-        InferenceModel.KvCache c = m.newKvCache(prompt.length);
+    static List<float[]> decodeOneByOne(Engine m, int[] prompt) {
+        Engine.KvCache c = m.newKvCache(prompt.length);
         List<float[]> out = new ArrayList<>();
         for (int tok : prompt) {
-            out.add(m.forward(List.of(new InferenceModel.Step(c, new int[] {tok}, true)))[0]);
+            out.add(m.step(List.of(new Engine.Step(c, new int[] {tok}, true)))[0]);
         }
         return out;
     }
