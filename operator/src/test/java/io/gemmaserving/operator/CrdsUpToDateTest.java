@@ -8,7 +8,7 @@ import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceColumnDefi
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.gemmaserving.operator.api.GemmaModel;
-import io.gemmaserving.operator.api.PrinterColumnOrder;
+import io.gemmaserving.operator.api.CrdPostProcessor;
 import io.gemmaserving.operator.api.ServingRuntime;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -34,7 +34,7 @@ class CrdsUpToDateTest {
         Files.createDirectories(out);
         // the same post-processor the Quarkus build is configured with (quarkus.operator-sdk.crd.post-processor)
         new CRDGenerator().customResourceClasses(GemmaModel.class, ServingRuntime.class)
-                .withPostProcessor(new PrinterColumnOrder())
+                .withPostProcessor(new CrdPostProcessor())
                 .forCRDVersions("v1").inOutputDir(out.toFile()).generate();
         boolean update = Boolean.getBoolean("gemma.updateCrds");
         for (String name : FILES) {

@@ -3,7 +3,9 @@ package io.gemmaserving.operator.api;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.Pattern;
 import io.fabric8.generator.annotation.Required;
+import io.fabric8.generator.annotation.Size;
 import io.fabric8.generator.annotation.ValidationRule;
 import io.fabric8.kubernetes.api.model.Affinity;
 import io.fabric8.kubernetes.api.model.EnvVar;
@@ -28,6 +30,8 @@ public class GemmaModelSpec {
 
     @JsonPropertyDescription("Name of a ServingRuntime in this namespace. When absent, the best-matching ServingRuntime for the"
             + " model's format and accelerator is used, else the operator's built-in runtime.")
+    @Pattern(Grammar.DNS1123_SUBDOMAIN)
+    @Size(max = 253)
     public String runtime;
 
     @JsonPropertyDescription("The device the model runs on and how it is split across GPUs. Default: CPU.")
@@ -57,8 +61,12 @@ public class GemmaModelSpec {
     public Affinity affinity;
 
     @JsonPropertyDescription("PriorityClass of the pods, passed through.")
+    @Pattern(Grammar.DNS1123_SUBDOMAIN)
+    @Size(max = 253)
     public String priorityClassName;
 
-    @JsonPropertyDescription("Extra environment variables of the runtime container, merged over the ServingRuntime's (a name set here wins).")
+    @JsonPropertyDescription("Extra environment variables of the runtime container, each name once, merged over the"
+            + " ServingRuntime's (a name set here wins).")
+    @Size(max = 128)
     public List<EnvVar> env;
 }

@@ -13,6 +13,9 @@ import io.fabric8.kubernetes.api.model.Quantity;
 @ValidationRule(value = "self.uri.startsWith('oci://') || self.uri.startsWith('pvc://')",
         message = "unsupported URI scheme: use oci://<image> (a modelcar image holding /models) or pvc://<claim>/<path>",
         fieldPath = ".uri", reason = "FieldValueInvalid")
+@ValidationRule(value = "!self.uri.startsWith('oci://') || self.uri.matches('^oci://" + Grammar.IMAGE_REFERENCE + "$')",
+        message = "an oci:// URI is oci://[registry[:port]/]repository[:tag][@digest] (the image reference grammar:"
+                + " lower-case repository, no spaces)", fieldPath = ".uri")
 @ValidationRule(value = "!self.uri.startsWith('pvc://') || self.uri.matches('^pvc://[a-z0-9]([-a-z0-9]*[a-z0-9])?(/[^/].*)?$')",
         message = "a pvc:// URI is pvc://<claim name>/<path inside the claim>", fieldPath = ".uri")
 @ValidationRule(value = "!has(self.modelcar) || self.modelcar == 'sidecar' || self.uri.startsWith('oci://')",

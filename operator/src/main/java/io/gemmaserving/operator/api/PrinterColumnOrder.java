@@ -14,8 +14,7 @@ import java.util.List;
 /**
  * Puts the printer columns in the order the resource class declares its {@link AdditionalPrinterColumn}s:
  * fabric8's CRD generator (v2) sorts them by JSON path, which put AGE ({@code .metadata...}) first, and kubectl shows
- * them in CRD order. Build time only: quarkus-operator-sdk runs it ({@code quarkus.operator-sdk.crd.post-processor} in
- * application.properties) and so does the test that regenerates crds/.
+ * them in CRD order. Part of {@link CrdPostProcessor}.
  */
 public class PrinterColumnOrder implements CRDPostProcessor {
 

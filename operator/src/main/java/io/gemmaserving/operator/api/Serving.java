@@ -4,7 +4,9 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Max;
 import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.Pattern;
 import io.fabric8.generator.annotation.Required;
+import io.fabric8.generator.annotation.Size;
 
 /** Serving limits; they size the KV cache and so the memory and the tensor-parallel degree. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -30,9 +32,13 @@ public class Serving {
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public static class ApiKeySecretRef {
         @Required
+        @Pattern(Grammar.DNS1123_SUBDOMAIN)
+        @Size(max = 253)
         @JsonPropertyDescription("Name of the Secret in the model's namespace.")
         public String name;
 
+        @Pattern(Grammar.SECRET_KEY)
+        @Size(max = 253)
         @JsonPropertyDescription("Key in the Secret (default api-key).")
         public String key;
     }

@@ -17,12 +17,15 @@ import java.util.List;
 public class ServingRuntimeSpec {
 
     @Required
-    @Size(min = 1)
-    @Pattern("^[^\\s]+$")
-    @JsonPropertyDescription("Container image of the runtime (the gemma-server CLI is its entry point).")
+    @Size(min = 1, max = 1024)
+    @Pattern("^" + Grammar.IMAGE_REFERENCE + "$")
+    @JsonPropertyDescription("Container image of the runtime (the gemma-server CLI is its entry point):"
+            + " [registry[:port]/]repository[:tag][@digest].")
     public String image;
 
-    @JsonPropertyDescription("Model formats this runtime loads; a GemmaModel without a runtime name picks a runtime by these.")
+    @JsonPropertyDescription("Model formats this runtime loads, each once; a GemmaModel without a runtime name picks a"
+            + " runtime by these.")
+    @Size(max = 8)
     public List<SupportedFormat> supportedModelFormats;
 
     @JsonPropertyDescription("Accelerators this runtime supports (default: cpu only).")
@@ -38,7 +41,8 @@ public class ServingRuntimeSpec {
                     + " --max-context-length, --max-concurrent-sequences, --served-model-name, --api-key-file, --backend)")
     public List<@Size(max = 256) String> args;
 
-    @JsonPropertyDescription("Environment of the runtime container (a GemmaModel's env wins on a name clash).")
+    @JsonPropertyDescription("Environment of the runtime container, each name once (a GemmaModel's env wins on a name clash).")
+    @Size(max = 128)
     public List<EnvVar> env;
 
     @JsonPropertyDescription("Default resources of the runtime container, merged under the operator's derived ones.")

@@ -6,8 +6,6 @@ import io.gemmaserving.operator.plan.ModelPlan;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.dependent.DependentResource;
 import io.javaoperatorsdk.operator.processing.dependent.workflow.Condition;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 
 /** The workflow's conditions: which children exist, and when the Deployment counts as ready. */
 public final class Conditions {
@@ -53,7 +51,7 @@ public final class Conditions {
         @Override
         public boolean isMet(DependentResource<Object, GemmaModel> dr, GemmaModel primary, Context<GemmaModel> context) {
             ModelPlan p = Plans.of(primary, context);
-            return p.keepsChildren() && p.autoscaling != null && (!p.keda || !ApiPresent.keda(context));
+            return p.keepsChildren() && p.autoscaling != null && (!p.keda || !p.apis.keda());
         }
     }
 
@@ -74,70 +72,29 @@ public final class Conditions {
         }
     }
 
-    /**
-     * Whether an optional API (KEDA, OpenShift routes, Prometheus Operator) is served, by API discovery; remembered
-     * for ten seconds so discovery is not asked on every reconcile. Activation conditions: the dependent and its informer
-     * exist only while the API does.
+    /*
+     * Activation conditions: the dependent and its informer exist only while its optional API is served. What API
+     * discovery said is in the plan (ModelPlan#apis), asked once per reconcile.
      */
-    public abstract static class ApiPresent implements Condition<Object, GemmaModel> {
-        private static final Map<String, long[]> SEEN = new ConcurrentHashMap<>();
-        private static final long TTL_MS = 10_000;
 
-        private final String apiVersion;
-        private final String kind;
-
-        protected ApiPresent(String apiVersion, String kind) {
-            this.apiVersion = apiVersion;
-            this.kind = kind;
-        }
-
+    public static class KedaPresent implements Condition<Object, GemmaModel> {
         @Override
         public boolean isMet(DependentResource<Object, GemmaModel> dr, GemmaModel primary, Context<GemmaModel> context) {
-            return present(context, apiVersion, kind);
-        }
-
-        static boolean present(Context<GemmaModel> context, String apiVersion, String kind) {
-            String key = context.getClient().getMasterUrl() + " " + apiVersion + "/" + kind;
-            long now = System.currentTimeMillis();
-            long[] seen = SEEN.get(key);
-            if (seen != null && now - seen[0] < TTL_MS) {
-                return seen[1] == 1;
-            }
-            boolean present;
-            try {
-                present = context.getClient().supports(apiVersion, kind);
-            } catch (RuntimeException e) {
-                present = false;
-            }
-            SEEN.put(key, new long[] {now, present ? 1 : 0});
-            return present;
-        }
-
-        /** Forgets what discovery said (for tests that install or remove an API). */
-        public static void forget() {
-            SEEN.clear();
-        }
-
-        static boolean keda(Context<GemmaModel> context) {
-            return present(context, ScaledObjectDependent.GVK.apiVersion(), ScaledObjectDependent.GVK.getKind());
+            return Plans.of(primary, context).apis.keda();
         }
     }
 
-    public static class KedaPresent extends ApiPresent {
-        public KedaPresent() {
-            super(ScaledObjectDependent.GVK.apiVersion(), ScaledObjectDependent.GVK.getKind());
+    public static class RoutePresent implements Condition<Object, GemmaModel> {
+        @Override
+        public boolean isMet(DependentResource<Object, GemmaModel> dr, GemmaModel primary, Context<GemmaModel> context) {
+            return Plans.of(primary, context).apis.routes();
         }
     }
 
-    public static class RoutePresent extends ApiPresent {
-        public RoutePresent() {
-            super(RouteDependent.GVK.apiVersion(), RouteDependent.GVK.getKind());
-        }
-    }
-
-    public static class ServiceMonitorPresent extends ApiPresent {
-        public ServiceMonitorPresent() {
-            super(ServiceMonitorDependent.GVK.apiVersion(), ServiceMonitorDependent.GVK.getKind());
+    public static class ServiceMonitorPresent implements Condition<Object, GemmaModel> {
+        @Override
+        public boolean isMet(DependentResource<Object, GemmaModel> dr, GemmaModel primary, Context<GemmaModel> context) {
+            return Plans.of(primary, context).apis.serviceMonitors();
         }
     }
 }

@@ -160,13 +160,32 @@ public class DeploymentDependent extends RuntimeHeldDependent<Deployment> {
 
     /** The runtime's env, then the model's (same name: the model wins), in a stable order. */
     static List<EnvVar> env(ModelPlan p) {
-        Map<String, EnvVar> byName = new LinkedHashMap<>();
-        byName.put("HOME", new EnvVarBuilder().withName("HOME").withValue("/tmp").build());
-        p.runtime.env().forEach(e -> byName.put(e.getName(), e));
-        if (p.model.getSpec().env != null) {
-            p.model.getSpec().env.forEach(e -> byName.put(e.getName(), e));
+        return envWithOrigins(p).values().stream().map(OriginEnv::env).toList();
+    }
+
+    /** One env var of the runtime container and the field it came from (a GemmaModel's or a ServingRuntime's). */
+    public record OriginEnv(EnvVar env, String origin) {
+    }
+
+    /**
+     * The runtime container's env in order, each with where it was set: "spec.env[2]" (the model's),
+     * "ServingRuntime 'r' spec.env[0]", or "the operator" (HOME). A refusal of env[i] is reported against its origin.
+     */
+    public static Map<String, OriginEnv> envWithOrigins(ModelPlan p) {
+        Map<String, OriginEnv> byName = new LinkedHashMap<>();
+        byName.put("HOME", new OriginEnv(new EnvVarBuilder().withName("HOME").withValue("/tmp").build(), "the operator"));
+        List<EnvVar> fromRuntime = p.runtime.env();
+        for (int i = 0; i < fromRuntime.size(); i++) {
+            byName.put(String.valueOf(fromRuntime.get(i).getName()), new OriginEnv(fromRuntime.get(i),
+                    "ServingRuntime '" + p.runtime.name() + "' spec.env[" + i + "]"));
         }
-        return new ArrayList<>(byName.values());
+        List<EnvVar> fromModel = p.model.getSpec().env;
+        if (fromModel != null) {
+            for (int i = 0; i < fromModel.size(); i++) {
+                byName.put(String.valueOf(fromModel.get(i).getName()), new OriginEnv(fromModel.get(i), "spec.env[" + i + "]"));
+            }
+        }
+        return byName;
     }
 
     static void weights(ModelPlan p, List<Volume> volumes, List<VolumeMount> mounts, List<Container> inits) {

@@ -6,16 +6,13 @@ import io.fabric8.kubernetes.api.model.OwnerReferenceBuilder;
 import io.gemmaserving.operator.api.GemmaModel;
 import io.gemmaserving.operator.api.ServingRuntime;
 import io.gemmaserving.operator.plan.ModelPlan;
-import io.gemmaserving.operator.plan.ModelPlanner;
-import io.gemmaserving.operator.plan.OperatorSettings;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
-import io.javaoperatorsdk.operator.api.reconciler.dependent.managed.ManagedWorkflowAndDependentResourceContext;
 import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
 import java.util.List;
 
 /**
- * One {@link ModelPlan} per reconcile, shared by the dependents (which run before the reconciler's own code) through
- * the workflow context; and the metadata every child carries.
+ * One {@link ModelPlan} per reconcile: the reconciler makes it, then runs the workflow, whose dependents and conditions
+ * read it from the workflow context; and the metadata every child carries.
  */
 public final class Plans {
 
@@ -26,21 +23,20 @@ public final class Plans {
     private Plans() {
     }
 
+    /** The plan of this reconcile (the reconciler puts it in before it runs the workflow). */
     public static ModelPlan of(GemmaModel primary, Context<GemmaModel> context) {
-        ManagedWorkflowAndDependentResourceContext shared = context.managedWorkflowAndDependentResourceContext();
-        synchronized (shared) {
-            var cached = shared.get(KEY, ModelPlan.class);
-            if (cached.isPresent()) {
-                return cached.get();
-            }
-            ModelPlan plan = ModelPlanner.plan(primary, runtimes(primary, context), OperatorSettings.current());
-            shared.put(KEY, plan);
-            return plan;
-        }
+        return context.managedWorkflowAndDependentResourceContext().get(KEY, ModelPlan.class)
+                .orElseThrow(() -> new IllegalStateException("no plan for GemmaModel " + primary.getMetadata().getName()
+                        + ": the workflow ran before the reconciler planned"));
     }
 
+    public static void put(Context<GemmaModel> context, ModelPlan plan) {
+        context.managedWorkflowAndDependentResourceContext().put(KEY, plan);
+    }
+
+    /** The namespace's ServingRuntimes, from the informer's cache. */
     @SuppressWarnings("unchecked")
-    static List<ServingRuntime> runtimes(GemmaModel primary, Context<GemmaModel> context) {
+    public static List<ServingRuntime> runtimes(GemmaModel primary, Context<GemmaModel> context) {
         var source = (InformerEventSource<ServingRuntime, GemmaModel>) context.eventSourceRetriever()
                 .getEventSourceFor(ServingRuntime.class, RUNTIMES);
         return source.list(primary.getMetadata().getNamespace(), r -> true).toList();

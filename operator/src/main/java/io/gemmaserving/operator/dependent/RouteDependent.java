@@ -5,7 +5,6 @@ import io.gemmaserving.operator.api.GemmaModel;
 import io.gemmaserving.operator.plan.ModelPlan;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.config.informer.Informer;
-import io.javaoperatorsdk.operator.processing.GroupVersionKind;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.CRUDKubernetesDependentResource;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.KubernetesDependent;
 import java.util.List;
@@ -15,8 +14,6 @@ import java.util.Optional;
 /** OpenShift Route to the Service, edge TLS; only where the route.openshift.io API exists. */
 @KubernetesDependent(informer = @Informer(labelSelector = Children.MANAGED_SELECTOR))
 public class RouteDependent extends CRUDKubernetesDependentResource<OptionalKinds.Route, GemmaModel> {
-
-    public static final GroupVersionKind GVK = new GroupVersionKind("route.openshift.io", "v1", "Route");
 
     public RouteDependent() {
         super(OptionalKinds.Route.class);
@@ -32,7 +29,7 @@ public class RouteDependent extends CRUDKubernetesDependentResource<OptionalKind
                 "to", Map.of("kind", "Service", "name", p.name, "weight", 100),
                 "port", Map.of("targetPort", "http"),
                 "tls", Map.of("termination", "edge", "insecureEdgeTerminationPolicy", "Redirect"));
-        return OptionalKinds.fill(new OptionalKinds.Route(), GVK.apiVersion(), GVK.getKind(), Plans.meta(p, p.name), spec);
+        return OptionalKinds.fill(new OptionalKinds.Route(), OptionalKinds.ROUTE, Plans.meta(p, p.name), spec);
     }
 
     /** https://host of the first admitted ingress in the Route's status, if the router has admitted it. */

@@ -4,7 +4,6 @@ import io.gemmaserving.operator.api.GemmaModel;
 import io.gemmaserving.operator.plan.ModelPlan;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.config.informer.Informer;
-import io.javaoperatorsdk.operator.processing.GroupVersionKind;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.KubernetesDependent;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -16,8 +15,6 @@ import java.util.Map;
  */
 @KubernetesDependent(informer = @Informer(labelSelector = Children.MANAGED_SELECTOR))
 public class ScaledObjectDependent extends RuntimeHeldDependent<OptionalKinds.ScaledObject> {
-
-    public static final GroupVersionKind GVK = new GroupVersionKind("keda.sh", "v1alpha1", "ScaledObject");
 
     public ScaledObjectDependent() {
         super(OptionalKinds.ScaledObject.class);
@@ -46,6 +43,6 @@ public class ScaledObjectDependent extends RuntimeHeldDependent<OptionalKinds.Sc
         metadata.put("query", query(p));
         metadata.put("threshold", Integer.toString(p.targetQueueDepth));
         spec.put("triggers", List.of(Map.of("type", "prometheus", "metadata", metadata)));
-        return OptionalKinds.fill(new OptionalKinds.ScaledObject(), GVK.apiVersion(), GVK.getKind(), Plans.meta(p, p.name), spec);
+        return OptionalKinds.fill(new OptionalKinds.ScaledObject(), OptionalKinds.SCALED_OBJECT, Plans.meta(p, p.name), spec);
     }
 }

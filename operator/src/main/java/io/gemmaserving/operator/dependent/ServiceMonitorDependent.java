@@ -4,7 +4,6 @@ import io.gemmaserving.operator.api.GemmaModel;
 import io.gemmaserving.operator.plan.ModelPlan;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.config.informer.Informer;
-import io.javaoperatorsdk.operator.processing.GroupVersionKind;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.CRUDKubernetesDependentResource;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.KubernetesDependent;
 import java.util.List;
@@ -13,8 +12,6 @@ import java.util.Map;
 /** Prometheus Operator ServiceMonitor scraping /metrics on the Service's http port; only where its API exists. */
 @KubernetesDependent(informer = @Informer(labelSelector = Children.MANAGED_SELECTOR))
 public class ServiceMonitorDependent extends CRUDKubernetesDependentResource<OptionalKinds.ServiceMonitor, GemmaModel> {
-
-    public static final GroupVersionKind GVK = new GroupVersionKind("monitoring.coreos.com", "v1", "ServiceMonitor");
 
     public ServiceMonitorDependent() {
         super(OptionalKinds.ServiceMonitor.class);
@@ -29,6 +26,6 @@ public class ServiceMonitorDependent extends CRUDKubernetesDependentResource<Opt
         Map<String, Object> spec = Map.of(
                 "selector", Map.of("matchLabels", p.selectorLabels()),
                 "endpoints", List.of(Map.of("port", "http", "path", "/metrics", "interval", "15s")));
-        return OptionalKinds.fill(new OptionalKinds.ServiceMonitor(), GVK.apiVersion(), GVK.getKind(), Plans.meta(p, p.name), spec);
+        return OptionalKinds.fill(new OptionalKinds.ServiceMonitor(), OptionalKinds.SERVICE_MONITOR, Plans.meta(p, p.name), spec);
     }
 }

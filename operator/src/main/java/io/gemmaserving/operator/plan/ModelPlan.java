@@ -22,8 +22,18 @@ public final class ModelPlan {
 
     public enum Weights { OCI_SIDECAR, OCI_IMAGE_VOLUME, PVC }
 
-    /** A problem the user can act on; blocking ones keep the Deployment from being created. */
-    public record Issue(String conditionType, String reason, String message, boolean blocking) {
+    /**
+     * A problem the user can act on, in one line; blocking ones keep the Deployment from being created.
+     *
+     * @param reason  the Degraded condition's reason (CamelCase)
+     * @param message what is wrong and what to change
+     */
+    public record Issue(String reason, String message, boolean blocking) {
+    }
+
+    /** Which optional APIs the cluster serves (by API discovery): the optional children exist only where theirs does. */
+    public record OptionalApis(boolean keda, boolean routes, boolean serviceMonitors) {
+        public static final OptionalApis NONE = new OptionalApis(false, false, false);
     }
 
     public GemmaModel model;
@@ -66,6 +76,7 @@ public final class ModelPlan {
     public String apiKeySecretKey;
 
     public String endpoint;
+    public OptionalApis apis = OptionalApis.NONE;
     public final List<Issue> issues = new ArrayList<>();
     public final List<String> warnings = new ArrayList<>();
 

@@ -36,7 +36,14 @@ public final class ModelPlanner {
     }
 
     public static ModelPlan plan(GemmaModel model, List<ServingRuntime> runtimes, OperatorSettings settings) {
+        return plan(model, runtimes, settings, ModelPlan.OptionalApis.NONE);
+    }
+
+    /** @param apis the optional APIs the cluster serves (API discovery) */
+    public static ModelPlan plan(GemmaModel model, List<ServingRuntime> runtimes, OperatorSettings settings,
+                                 ModelPlan.OptionalApis apis) {
         ModelPlan p = new ModelPlan();
+        p.apis = apis;
         GemmaModelSpec spec = model.getSpec();
         p.model = model;
         p.name = model.getMetadata().getName();
@@ -52,7 +59,7 @@ public final class ModelPlanner {
         p.resolution = RuntimeResolver.resolve(spec.runtime, p.format, type, runtimes, settings);
         p.runtime = p.resolution.runtime();
         if (!p.resolution.resolved()) {
-            p.issues.add(new ModelPlan.Issue("RuntimeResolved", p.resolution.reason(), p.resolution.message(), true));
+            p.issues.add(new ModelPlan.Issue(p.resolution.reason(), p.resolution.message(), true));
         }
 
         size(p, spec);
@@ -89,7 +96,7 @@ public final class ModelPlanner {
                 : file != null && file.toLowerCase(Locale.ROOT).endsWith(".gguf") ? ModelFormat.gguf : ModelFormat.safetensors;
         p.modelPath = file == null ? ModelPlan.MODEL_MOUNT : ModelPlan.MODEL_MOUNT + "/" + file;
         if (p.format == ModelFormat.gguf && file == null) {
-            p.issues.add(new ModelPlan.Issue("Degraded", "ModelFileUnknown", "a gguf model needs source.file (the .gguf"
+            p.issues.add(new ModelPlan.Issue("ModelFileUnknown", "a gguf model needs source.file (the .gguf"
                     + " file inside the model directory) or a pvc:// URI ending in .gguf", true));
         }
     }
@@ -109,7 +116,7 @@ public final class ModelPlanner {
         Quantization quant = quantization(serving, spec.source);
         Long weightBytes = null;
         if (spec.source.weightsSize != null) {
-            weightBytes = Quantity.getAmountInBytes(spec.source.weightsSize).longValue();
+            weightBytes = bytes(p, spec.source.weightsSize, "spec.source.weightsSize");
         } else if (shape != null && shape.parameters() > 0) {
             weightBytes = (long) Math.ceil(shape.parameters() * quant.bytesPerParameter());
         }
@@ -124,7 +131,8 @@ public final class ModelPlanner {
         if (p.gpu) {
             p.gpuProduct = acc.product;
             Optional<Long> device = acc.memory != null
-                    ? Optional.of(Quantity.getAmountInBytes(acc.memory).longValue()) : GpuProducts.memoryBytes(acc.product);
+                    ? Optional.ofNullable(bytes(p, acc.memory, "spec.accelerator.memory"))
+                    : GpuProducts.memoryBytes(acc.product);
             double utilization = acc.memoryUtilization != null ? acc.memoryUtilization : DEFAULT_GPU_UTILIZATION;
             if (sized != null && device.isPresent()) {
                 Sizing.GpuPlan plan = Sizing.gpu(sized, device.get(), utilization, acc.tensorParallelSize);
@@ -133,7 +141,7 @@ public final class ModelPlanner {
                 p.sizingMessage = plan.message();
                 if (!plan.fits()) {
                     boolean badTp = acc.tensorParallelSize != null && !sized.divides(acc.tensorParallelSize);
-                    p.issues.add(new ModelPlan.Issue("Degraded", badTp ? "InvalidTensorParallelSize" : "InsufficientGpuMemory",
+                    p.issues.add(new ModelPlan.Issue(badTp ? "InvalidTensorParallelSize" : "InsufficientGpuMemory",
                             plan.message(), acc.tensorParallelSize == null || badTp));
                 }
             } else {
@@ -163,6 +171,30 @@ public final class ModelPlanner {
         p.resources = merge(p, requests, limits, spec.resources);
     }
 
+    /**
+     * Bytes of a quantity, or null with a blocking issue naming the field when it does not parse (the CRD's pattern
+     * refuses such values at admission; this covers objects stored before it did).
+     */
+    static Long bytes(ModelPlan p, Quantity q, String field) {
+        try {
+            return Quantity.getAmountInBytes(q).longValue();
+        } catch (RuntimeException e) {
+            p.issues.add(new ModelPlan.Issue("InvalidQuantity", field + ": '" + q + "' is not a quantity (e.g. 512Mi, 18Gi, 2)",
+                    true));
+            return null;
+        }
+    }
+
+    static boolean validQuantities(ModelPlan p, java.util.Map<String, Quantity> quantities, String field) {
+        boolean ok = true;
+        if (quantities != null) {
+            for (var e : quantities.entrySet()) {
+                ok &= bytes(p, e.getValue(), field + "." + e.getKey()) != null;
+            }
+        }
+        return ok;
+    }
+
     /** Runtime defaults under the derived values, the model's own resources over them; GPU count always = TP. */
     static ResourceRequirements merge(ModelPlan p, Map<String, Quantity> requests, Map<String, Quantity> limits,
                                       ResourceRequirements fromSpec) {
@@ -175,7 +207,12 @@ public final class ModelPlanner {
         }
         req.putAll(requests);
         lim.putAll(limits);
+        boolean valid = fromRuntime == null || (validQuantities(p, fromRuntime.getRequests(), "ServingRuntime '"
+                + p.runtime.name() + "' spec.resources.requests") & validQuantities(p, fromRuntime.getLimits(),
+                "ServingRuntime '" + p.runtime.name() + "' spec.resources.limits"));
         if (fromSpec != null) {
+            valid &= validQuantities(p, fromSpec.getRequests(), "spec.resources.requests")
+                    & validQuantities(p, fromSpec.getLimits(), "spec.resources.limits");
             putAll(req, fromSpec.getRequests());
             putAll(lim, fromSpec.getLimits());
         }
@@ -189,7 +226,8 @@ public final class ModelPlanner {
             lim.put(GPU_RESOURCE, gpus);
         }
         // a request above its limit is refused by the API server: raise the limit with it
-        lim.replaceAll((k, v) -> req.containsKey(k)
+        boolean comparable = valid;
+        lim.replaceAll((k, v) -> comparable && req.containsKey(k)
                 && Quantity.getAmountInBytes(req.get(k)).compareTo(Quantity.getAmountInBytes(v)) > 0 ? req.get(k) : v);
         ResourceRequirements r = new ResourceRequirements();
         r.setRequests(sorted(req));
@@ -253,6 +291,9 @@ public final class ModelPlanner {
         p.targetQueueDepth = a.targetQueueDepth == null ? 5 : a.targetQueueDepth;
         p.scaleDownStabilizationSeconds = a.scaleDownStabilizationSeconds == null ? 300 : a.scaleDownStabilizationSeconds;
         p.keda = a.mode == Autoscaling.Mode.KEDA;
+        if (p.keda && !p.apis.keda()) {
+            p.warnings.add("autoscaling mode KEDA but KEDA is not installed: using an HPA");
+        }
         p.prometheusAddress = a.prometheusAddress != null ? a.prometheusAddress : settings.prometheusAddress();
     }
 

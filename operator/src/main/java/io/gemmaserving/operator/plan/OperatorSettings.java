@@ -2,7 +2,8 @@ package io.gemmaserving.operator.plan;
 
 /**
  * The operator's own configuration, from environment variables (OLM fills the RELATED_IMAGE_* ones from the CSV's
- * relatedImages). Plain Java so the reconciler runs the same inside Quarkus and in a test's bare JOSDK Operator.
+ * relatedImages). Handed to the reconciler's constructor: Quarkus injects the one {@code OperatorSettingsProducer} reads
+ * from the environment, a test's bare JOSDK Operator passes its own.
  *
  * @param cpuImage          built-in runtime image for CPU models (RELATED_IMAGE_GEMMA_RUNTIME_CPU)
  * @param cudaImage         built-in runtime image for GPU models (RELATED_IMAGE_GEMMA_RUNTIME_CUDA)
@@ -16,8 +17,6 @@ public record OperatorSettings(String cpuImage, String cudaImage, Long runAsUser
 
     public static final String DEFAULT_CPU_IMAGE = "quay.io/gemma-serving/gemma-runtime:0.1.0";
     public static final String DEFAULT_CUDA_IMAGE = "quay.io/gemma-serving/gemma-runtime-cuda:0.1.0";
-
-    private static volatile OperatorSettings current;
 
     public static OperatorSettings defaults() {
         return new OperatorSettings(DEFAULT_CPU_IMAGE, DEFAULT_CUDA_IMAGE, 1001L,
@@ -36,20 +35,6 @@ public record OperatorSettings(String cpuImage, String cudaImage, Long runAsUser
         return new OperatorSettings(env("RELATED_IMAGE_GEMMA_RUNTIME_CPU", d.cpuImage()),
                 env("RELATED_IMAGE_GEMMA_RUNTIME_CUDA", d.cudaImage()), runAsUser,
                 env("GEMMA_PROMETHEUS_ADDRESS", d.prometheusAddress()), env("GEMMA_CLUSTER_DOMAIN", d.clusterDomain()));
-    }
-
-    /** The settings every reconcile uses: those installed by the reconciler, else the environment's. */
-    public static OperatorSettings current() {
-        OperatorSettings s = current;
-        if (s == null) {
-            s = fromEnvironment();
-            current = s;
-        }
-        return s;
-    }
-
-    public static void install(OperatorSettings settings) {
-        current = settings;
     }
 
     private static String env(String name, String fallback) {

@@ -19,7 +19,10 @@ public final class Sizing {
     public static final long CPU_OVERHEAD_BYTES = 1024 * MIB;
     /** The runtime keeps K and V in 16-bit floats whatever the weights' quantization. */
     public static final double KV_BYTES_PER_VALUE = 2.0;
+    /** GPUs one pod may split a model across: the GPUs of one node (8 on the largest NVIDIA servers). */
     public static final int MAX_TENSOR_PARALLEL = 8;
+    /** The tensor-parallel sizes, powers of two up to {@link #MAX_TENSOR_PARALLEL}, as a CEL list (the CRD rule's). */
+    public static final String TENSOR_PARALLEL_SIZES = "[1, 2, 4, 8]";
     public static final int MIN_CONTEXT = 128;
 
     private Sizing() {

@@ -40,6 +40,32 @@ public final class ApiServer {
         return client;
     }
 
+    /** The operator's ServiceAccount, as the tests that run the operator impersonate it. */
+    public static final String OPERATOR_SA = "system:serviceaccount:gemma-serving-system:gemma-operator";
+
+    /**
+     * A client acting as the operator's ServiceAccount with exactly the RBAC of src/main/kubernetes/kubernetes.yml
+     * (applied here), so a missing rule fails the test that uses it.
+     */
+    public static synchronized KubernetesClient asOperator() {
+        KubernetesClient admin = client();
+        if (admin.namespaces().withName("gemma-serving-system").get() == null) {
+            admin.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName("gemma-serving-system")
+                    .endMetadata().build()).create();
+        }
+        try (InputStream rbac = Files.newInputStream(Path.of("src", "main", "kubernetes", "kubernetes.yml"))) {
+            for (var item : admin.load(rbac).items()) {
+                admin.resource(item).serverSideApply();
+            }
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        Config impersonating = new io.fabric8.kubernetes.client.ConfigBuilder(admin.getConfiguration())
+                .withImpersonateUsername(OPERATOR_SA)
+                .withImpersonateGroups("system:serviceaccounts", "system:authenticated").build();
+        return new KubernetesClientBuilder().withConfig(impersonating).build();
+    }
+
     /** A fresh namespace for one test. */
     public static synchronized String namespace(String prefix) {
         String name = prefix + "-" + (++namespaces);

@@ -7,27 +7,25 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fabric8.kubernetes.api.model.Condition;
-import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.PodStatusBuilder;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
-import io.fabric8.kubernetes.client.Config;
-import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.utils.Serialization;
+import io.gemmaserving.operator.ConditionAssert;
 import io.gemmaserving.operator.InProcessOperator;
 import io.gemmaserving.operator.TestModels;
 import io.gemmaserving.operator.api.GemmaModel;
 import io.gemmaserving.operator.api.ServingRuntime;
 import io.gemmaserving.runtime.engine.ServeOptions;
-import java.io.InputStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -35,29 +33,18 @@ import org.junit.jupiter.api.Test;
  * the cluster tests add those), running as the operator's ServiceAccount with exactly the RBAC of
  * src/main/kubernetes/kubernetes.yml, so a missing rule fails here.
  */
+@Tag("apiserver")
 class OperatorOnApiServerTest {
 
-    static final String SA = "system:serviceaccount:gemma-serving-system:gemma-operator";
     static KubernetesClient admin;
     static KubernetesClient asOperator;
     static InProcessOperator operator;
     static String ns;
 
     @BeforeAll
-    static void start() throws Exception {
+    static void start() {
         admin = ApiServer.client();
-        if (admin.namespaces().withName("gemma-serving-system").get() == null) {
-            admin.namespaces().resource(new io.fabric8.kubernetes.api.model.NamespaceBuilder().withNewMetadata()
-                    .withName("gemma-serving-system").endMetadata().build()).create();
-        }
-        try (InputStream rbac = Files.newInputStream(Path.of("src", "main", "kubernetes", "kubernetes.yml"))) {
-            for (HasMetadata item : admin.load(rbac).items()) {
-                admin.resource(item).serverSideApply();
-            }
-        }
-        Config impersonating = new ConfigBuilder(admin.getConfiguration()).withImpersonateUsername(SA)
-                .withImpersonateGroups("system:serviceaccounts", "system:authenticated").build();
-        asOperator = new KubernetesClientBuilder().withConfig(impersonating).build();
+        asOperator = ApiServer.asOperator();
         ns = ApiServer.namespace("operator");
         operator = InProcessOperator.start(asOperator, TestModels.SETTINGS);
     }
@@ -105,10 +92,7 @@ class OperatorOnApiServerTest {
     }
 
     static Condition condition(GemmaModel m, String type) {
-        if (m == null || m.getStatus() == null || m.getStatus().conditions == null) {
-            return null;
-        }
-        return m.getStatus().conditions.stream().filter(c -> c.getType().equals(type)).findFirst().orElse(null);
+        return ConditionAssert.find(m, type).orElse(null);
     }
 
     static Deployment deployment(String name) {
@@ -277,7 +261,94 @@ class OperatorOnApiServerTest {
         Deployment d = deployment("auto");
         assertFalse(d.getMetadata().getManagedFields().stream().anyMatch(f -> f.getManager().contains("gemmamodel")
                 && Serialization.asJson(f.getFieldsV1()).contains("\"f:replicas\"")), "the operator owns no replicas");
-        await("warning in status", () -> condition(get("auto"), "Degraded") != null
-                && condition(get("auto"), "Degraded").getMessage().contains("KEDA is not installed"));
+        await("warning in status", () -> condition(get("auto"), "Warnings") != null
+                && condition(get("auto"), "Warnings").getMessage().contains("KEDA is not installed"));
+        ConditionAssert.assertCondition(get("auto"), "Degraded", "False", "AsExpected", null);
+    }
+
+    /**
+     * A spec the CRD admits but the API server refuses in the Deployment built from it: one line in status naming the
+     * model's field, the API server's whole answer in an Event, no stack trace; fixing the spec clears it.
+     */
+    @Test
+    void aRefusedDeploymentIsOneLineNamingTheModelsFieldAndFixingItClearsIt() {
+        create("refused", """
+                source: {uri: "pvc://models/x.gguf"}
+                env: [{name: A, value: x, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]
+                nodeSelector: {"bad key!": x}
+                """);
+        GemmaModel m = await("degraded", () -> {
+            GemmaModel g = get("refused");
+            Condition c = condition(g, "Degraded");
+            return c != null && "True".equals(c.getStatus()) ? g : null;
+        });
+        Condition c = ConditionAssert.assertCondition(m, "Degraded", "True", "DeploymentRefused",
+                "(the API server refused the Deployment)");
+        assertTrue(c.getMessage().contains("spec.env[0].valueFrom: Invalid value"), c.getMessage());
+        assertTrue(c.getMessage().contains("spec.nodeSelector: Invalid value"), c.getMessage());
+        assertEquals(1, c.getMessage().lines().count(), c.getMessage());
+        ConditionAssert.assertCondition(m, "Ready", "False", null, null);
+        m.getStatus().conditions.forEach(ConditionAssert::assertNoStackTrace);
+        await("warning event with the API server's answer", () -> admin.v1().events().inNamespace(ns).list().getItems()
+                .stream().anyMatch(e -> "refused".equals(e.getInvolvedObject().getName())
+                        && "DeploymentRefused".equals(e.getReason()) && e.getMessage().contains("is invalid")));
+        assertNull(deployment("refused"));
+
+        admin.resources(GemmaModel.class).inNamespace(ns).withName("refused").edit(g -> {
+            g.getSpec().env.getFirst().setValueFrom(null);
+            g.getSpec().nodeSelector = null;
+            return g;
+        });
+        await("deployment after the fix", () -> deployment("refused"));
+        await("not degraded", () -> "False".equals(condition(get("refused"), "Degraded").getStatus()));
+    }
+
+    /**
+     * The pods' own status reaches the model's: pods made here as the kubelet would report them (this API server has
+     * no kubelet), labelled as the Deployment's pods are.
+     */
+    @Test
+    void whatThePodsReportBecomesTheModelsStatus() {
+        create("podtruth", "source: {uri: \"pvc://models/x.gguf\"}");
+        await("deployment", () -> deployment("podtruth"));
+        if (admin.serviceAccounts().inNamespace(ns).withName("default").get() == null) {
+            admin.serviceAccounts().inNamespace(ns).resource(new io.fabric8.kubernetes.api.model.ServiceAccountBuilder()
+                    .withNewMetadata().withName("default").endMetadata().build()).create();
+        }
+        var template = deployment("podtruth").getSpec().getTemplate();
+        Pod pod = admin.pods().inNamespace(ns).resource(new PodBuilder().withNewMetadata().withName("podtruth-1")
+                .withLabels(template.getMetadata().getLabels()).endMetadata()
+                .withSpec(template.getSpec()).build()).create();
+        pod.setStatus(new PodStatusBuilder().withPhase("Pending").addNewContainerStatus().withName("runtime")
+                .withImage("example.com/gemma-runtime:cpu").withImageID("").withReady(false).withRestartCount(0)
+                .withNewState().withNewWaiting().withReason("ImagePullBackOff")
+                .withMessage("Back-off pulling image \"example.com/gemma-runtime:cpu\": not found").endWaiting().endState()
+                .endContainerStatus().build());
+        admin.pods().inNamespace(ns).resource(pod).updateStatus();
+        GemmaModel m = await("ImagePullBackOff", () -> {
+            GemmaModel g = get("podtruth");
+            Condition c = condition(g, "Degraded");
+            return c != null && "ImagePullBackOff".equals(c.getReason()) ? g : null;
+        });
+        ConditionAssert.assertCondition(m, "Degraded", "True", "ImagePullBackOff", "example.com/gemma-runtime:cpu");
+        ConditionAssert.assertCondition(m, "Ready", "False", "ImagePullBackOff", "not found");
+
+        Pod pulled = admin.pods().inNamespace(ns).withName("podtruth-1").get();
+        pulled.setStatus(new PodStatusBuilder().withPhase("Running").addNewContainerStatus().withName("runtime")
+                .withImage("example.com/gemma-runtime:cpu").withImageID("").withReady(false).withRestartCount(2)
+                .withNewState().withNewWaiting().withReason("CrashLoopBackOff").endWaiting().endState()
+                .withNewLastState().withNewTerminated().withExitCode(1).withReason("Error")
+                .withMessage("starting\nerror: /mnt/models/x.gguf: not a GGUF file (magic 0x00000000)\n").endTerminated()
+                .endLastState().endContainerStatus().build());
+        admin.pods().inNamespace(ns).resource(pulled).updateStatus();
+        GemmaModel crashing = await("CrashLoopBackOff", () -> {
+            GemmaModel g = get("podtruth");
+            Condition c = condition(g, "Degraded");
+            return c != null && "CrashLoopBackOff".equals(c.getReason()) ? g : null;
+        });
+        ConditionAssert.assertCondition(crashing, "Degraded", "True", "CrashLoopBackOff",
+                "error: /mnt/models/x.gguf: not a GGUF file (magic 0x00000000)");
+        admin.pods().inNamespace(ns).withName("podtruth-1").withGracePeriod(0).delete();
+        await("pod gone, not degraded", () -> "False".equals(condition(get("podtruth"), "Degraded").getStatus()));
     }
 }

@@ -3,27 +3,21 @@ package io.gemmaserving.operator.apiserver;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
-import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionBuilder;
-import io.fabric8.kubernetes.client.Config;
-import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.gemmaserving.operator.InProcessOperator;
 import io.gemmaserving.operator.TestModels;
 import io.gemmaserving.operator.api.GemmaModel;
-import io.gemmaserving.operator.dependent.Conditions;
+import io.gemmaserving.operator.dependent.ApiDiscovery;
 import io.gemmaserving.operator.dependent.OptionalKinds;
-import java.io.InputStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -31,6 +25,7 @@ import org.junit.jupiter.api.Test;
  * operator adds a ScaledObject (instead of the HPA), a Route (its URL goes to status) and a ServiceMonitor. The CRDs
  * are removed afterwards so the other API-server tests see a plain cluster.
  */
+@Tag("apiserver")
 class OptionalChildrenTest {
 
     static KubernetesClient admin;
@@ -62,26 +57,15 @@ class OptionalChildrenTest {
                     && d.getStatus().getConditions().stream().anyMatch(c -> c.getType().equals("Established")
                     && c.getStatus().equals("True")), 30, TimeUnit.SECONDS);
         }
-        if (admin.namespaces().withName("gemma-serving-system").get() == null) {
-            admin.namespaces().resource(new io.fabric8.kubernetes.api.model.NamespaceBuilder().withNewMetadata()
-                    .withName("gemma-serving-system").endMetadata().build()).create();
-        }
-        try (InputStream rbac = Files.newInputStream(Path.of("src", "main", "kubernetes", "kubernetes.yml"))) {
-            for (HasMetadata item : admin.load(rbac).items()) {
-                admin.resource(item).serverSideApply();
-            }
-        }
-        Config impersonating = new ConfigBuilder(admin.getConfiguration()).withImpersonateUsername(OperatorOnApiServerTest.SA)
-                .withImpersonateGroups("system:serviceaccounts", "system:authenticated").build();
-        asOperator = new KubernetesClientBuilder().withConfig(impersonating).build();
+        asOperator = ApiServer.asOperator();
         ns = ApiServer.namespace("optional");
-        Conditions.ApiPresent.forget();
+        ApiDiscovery.forget();
         operator = InProcessOperator.start(asOperator, TestModels.SETTINGS);
     }
 
     @AfterAll
     static void stop() {
-        Conditions.ApiPresent.forget();
+        ApiDiscovery.forget();
         if (operator != null) {
             operator.close();
             asOperator.close();

@@ -8,11 +8,13 @@ import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.dsl.Resource;
 import io.fabric8.kubernetes.client.utils.Serialization;
+import io.gemmaserving.operator.ConditionAssert;
 import io.gemmaserving.operator.InProcessOperator;
 import io.gemmaserving.operator.dependent.DeploymentDependent;
 import io.gemmaserving.operator.plan.OperatorSettings;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -35,6 +37,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * <p>Statuses seen here are written to target/argocd-fixtures/ and checked with the Argo CD health check as they
  * happen; samples/argocd/testdata/reconciled-*.yaml were taken from those dumps.
  */
+@Tag("cluster")
 @ExtendWith(LocalClusterExtension.class)
 class OperatorOnClusterTest {
 
@@ -87,14 +90,14 @@ class OperatorOnClusterTest {
         return conditionField(m, type, "reason");
     }
 
-    /** A field ("status", "reason") of the model's condition of this type, if it has one. */
+    /** A field ("status", "reason", "message") of the model's condition of this type, if it has one. */
     static Optional<String> conditionField(GenericKubernetesResource m, String type, String field) {
-        JsonNode status = new ObjectMapper().valueToTree(m.getAdditionalProperties()).get("status");
-        if (status == null || status.get("conditions") == null) return Optional.empty();
-        for (JsonNode c : status.get("conditions")) {
-            if (type.equals(c.path("type").asText())) return Optional.of(c.path(field).asText());
-        }
-        return Optional.empty();
+        return ConditionAssert.find(m, type).map(c -> switch (field) {
+            case "status" -> c.getStatus();
+            case "reason" -> c.getReason();
+            case "message" -> c.getMessage();
+            default -> throw new IllegalArgumentException(field);
+        });
     }
 
     static long observedGeneration(GenericKubernetesResource m) {
@@ -227,7 +230,7 @@ class OperatorOnClusterTest {
     }
 
     @Test
-    void deletingTheNamedRuntimeLeavesTheReadyPodsServing(LocalCluster cluster) {
+    void deletingTheNamedRuntimeLeavesTheReadyPodsServing(LocalCluster cluster) throws Exception {
         var runtimes = cluster.admin().genericKubernetesResources("serving.gemma.io/v1alpha1", "ServingRuntime")
                 .inNamespace(MODELS);
         runtimes.resource(servingRuntime("pinned-cpu", "quay.io/gemma-serving/gemma-runtime:0.1.0")).create();
@@ -246,8 +249,9 @@ class OperatorOnClusterTest {
                     () -> statusYaml(cluster, "pinned"));
             GenericKubernetesResource held = model(cluster, "pinned").get();
             assertThat(condition(held, "Degraded")).isEqualTo(Optional.of("True"));
-            // Ready follows the pods that go on running
+            // Ready follows the pods that go on running; Argo CD says Degraded: the model is not as specified
             assertThat(condition(held, "Ready")).as(statusYaml(cluster, "pinned")).isEqualTo(Optional.of("True"));
+            assertThat(health(held, "reconciled-runtime-missing")).containsEntry("status", "Degraded");
             Deployment kept = deploymentOf(cluster, "pinned");
             assertThat(kept).as("the Deployment outlives its runtime").isNotNull();
             assertThat(kept.getMetadata().getUid()).isEqualTo(before.getMetadata().getUid());
@@ -368,8 +372,13 @@ class OperatorOnClusterTest {
         }, () -> statusYaml(cluster, "waiting") + "\npods: " + cluster.admin().pods().inAnyNamespace().list().getItems()
                 .stream().map(p -> p.getMetadata().getNamespace() + "/" + p.getMetadata().getName() + " on "
                         + p.getSpec().getNodeName() + " " + p.getStatus().getPhase()).toList());
+        waitFor(() -> reason(model(cluster, "waiting").get(), "Progressing").equals(Optional.of("Unschedulable")),
+                () -> statusYaml(cluster, "waiting"));
         GenericKubernetesResource waiting = model(cluster, "waiting").get();
-        assertThat(condition(waiting, "Ready")).isEqualTo(Optional.of("False"));
+        // the scheduler's own reason, from the real kube-scheduler: the second pod finds no free GPU
+        ConditionAssert.assertCondition(waiting, "Progressing", "True", "Unschedulable", "Insufficient nvidia.com/gpu");
+        ConditionAssert.assertCondition(waiting, "Ready", "False", "Unschedulable", "waits for a node");
+        ConditionAssert.assertCondition(waiting, "Degraded", "False", null, null);
         assertThat(health(waiting, "reconciled-waiting-for-gpu")).containsEntry("status", "Progressing");
     }
 

@@ -12,16 +12,24 @@ import io.gemmaserving.operator.api.GemmaModelStatus;
 import io.gemmaserving.operator.api.ServingRuntime;
 import io.gemmaserving.operator.dependent.DeploymentDependent;
 import io.gemmaserving.operator.plan.ModelPlan;
+import io.gemmaserving.operator.status.ModelStatus;
+import io.gemmaserving.operator.status.StatusAggregator;
 import java.time.Instant;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
-class StatusBuilderTest {
+@Tag("unit")
+class ModelStatusTest {
 
     static final String SMALL = "source: {uri: \"pvc://m/gemma-3-270m-it-Q4_K_M.gguf\", variant: gemma-3-270m-it}\nreplicas: 2\n";
     static final Instant T0 = Instant.parse("2026-11-23T10:00:00Z");
 
     static Condition cond(GemmaModelStatus s, String type) {
-        return s.conditions.stream().filter(c -> c.getType().equals(type)).findFirst().orElseThrow();
+        return ConditionAssert.condition(s, type);
+    }
+
+    static GemmaModelStatus build(ModelPlan p, Deployment d, GemmaModelStatus previous, Instant now) {
+        return ModelStatus.build(p, ModelStatus.Observed.of(d), previous, now);
     }
 
     static Deployment observed(ModelPlan p, int ready) {
@@ -35,7 +43,7 @@ class StatusBuilderTest {
     @Test
     void rolling_out_then_ready() {
         ModelPlan p = plan(model("s", SMALL));
-        GemmaModelStatus creating = StatusBuilder.build(p, null, null, null, T0);
+        GemmaModelStatus creating = build(p, null, null, T0);
         assertEquals("False", cond(creating, "Ready").getStatus());
         assertEquals("True", cond(creating, "Progressing").getStatus());
         assertEquals("Creating", cond(creating, "Progressing").getReason());
@@ -47,27 +55,27 @@ class StatusBuilderTest {
         assertEquals("builtin-cpu", creating.runtime);
         assertEquals(1, creating.tensorParallelSize);
 
-        GemmaModelStatus half = StatusBuilder.build(p, observed(p, 1), null, creating, T0.plusSeconds(60));
+        GemmaModelStatus half = build(p, observed(p, 1), creating, T0.plusSeconds(60));
         assertEquals("False", cond(half, "Ready").getStatus());
         assertEquals("1/2 replicas ready", cond(half, "Ready").getMessage());
         assertEquals("True", cond(half, "WeightsAvailable").getStatus());
         // unchanged status keeps its transition time
         assertEquals(cond(creating, "Ready").getLastTransitionTime(), cond(half, "Ready").getLastTransitionTime());
 
-        GemmaModelStatus ready = StatusBuilder.build(p, observed(p, 2), null, half, T0.plusSeconds(120));
+        GemmaModelStatus ready = build(p, observed(p, 2), half, T0.plusSeconds(120));
         assertEquals("True", cond(ready, "Ready").getStatus());
         assertEquals("AllReplicasReady", cond(ready, "Ready").getReason());
         assertEquals("False", cond(ready, "Progressing").getStatus());
         assertEquals("2026-11-23T10:02:00Z", cond(ready, "Ready").getLastTransitionTime());
         assertEquals(2, ready.readyReplicas);
-        assertTrue(StatusBuilder.sameIgnoringTimes(ready,
-                StatusBuilder.build(p, observed(p, 2), null, null, T0.plusSeconds(999))));
+        assertTrue(StatusAggregator.sameIgnoringTimes(ready,
+                build(p, observed(p, 2), null, T0.plusSeconds(999))));
     }
 
     @Test
     void a_blocking_problem_is_degraded_and_not_ready_with_its_reason() {
         ModelPlan p = plan(model("s", SMALL.replace("replicas: 2", "runtime: missing")));
-        GemmaModelStatus s = StatusBuilder.build(p, null, null, null, T0);
+        GemmaModelStatus s = build(p, null, null, T0);
         assertEquals("False", cond(s, "RuntimeResolved").getStatus());
         assertEquals("RuntimeNotFound", cond(s, "Degraded").getReason());
         assertEquals("True", cond(s, "Degraded").getStatus());
@@ -82,11 +90,11 @@ class StatusBuilderTest {
         ServingRuntime gone = TestModels.runtime("pinned", "image: example.com/pinned:1");
         ModelPlan before = plan(model("s", SMALL + "runtime: pinned\n"), gone);
         Deployment running = observed(before, 2);
-        GemmaModelStatus served = StatusBuilder.build(before, running, null, null, T0);
+        GemmaModelStatus served = build(before, running, null, T0);
         assertEquals("True", cond(served, "Ready").getStatus());
 
         ModelPlan after = plan(model("s", SMALL + "runtime: pinned\n")); // the runtime no longer exists
-        GemmaModelStatus s = StatusBuilder.build(after, running, null, served, T0.plusSeconds(60));
+        GemmaModelStatus s = build(after, running, served, T0.plusSeconds(60));
         assertEquals("True", cond(s, "Degraded").getStatus());
         assertEquals("RuntimeNotFound", cond(s, "Degraded").getReason());
         String message = cond(s, "Degraded").getMessage();
@@ -101,8 +109,44 @@ class StatusBuilderTest {
         assertEquals("example.com/pinned:1", s.runtimeImage);
 
         // the kept pods go away (evicted, crashed): Ready follows them
-        GemmaModelStatus down = StatusBuilder.build(after, observed(before, 0), null, s, T0.plusSeconds(120));
+        GemmaModelStatus down = build(after, observed(before, 0), s, T0.plusSeconds(120));
         assertEquals("False", cond(down, "Ready").getStatus());
         assertEquals("ReplicasNotReady", cond(down, "Ready").getReason());
+    }
+
+    @Test
+    void a_warning_is_its_own_condition_and_not_a_false_degraded() {
+        ModelPlan p = plan(model("s", "source: {uri: \"pvc://m/x.gguf\"}\n"));
+        GemmaModelStatus s = build(p, null, null, T0);
+        ConditionAssert.assertCondition(s, "Warnings", "True", "SpecWarnings", "no memory estimate: set source.variant");
+        ConditionAssert.assertCondition(s, "Degraded", "False", "AsExpected", null);
+        assertTrue(!cond(s, "Degraded").getMessage().contains("memory estimate"), cond(s, "Degraded").getMessage());
+        ConditionAssert.assertCondition(build(plan(model("s", SMALL)), null, null, T0), "Warnings", "False", null, null);
+    }
+
+    @Test
+    void a_pod_killed_for_its_memory_is_degraded_and_not_ready_with_that_reason() {
+        ModelPlan p = plan(model("s", SMALL));
+        var pod = new io.fabric8.kubernetes.api.model.PodBuilder().withNewMetadata().withName("s-1").endMetadata()
+                .withNewStatus().addNewContainerStatus().withName("runtime").withReady(false).withNewLastState()
+                .withNewTerminated().withExitCode(137).withReason("OOMKilled").endTerminated().endLastState()
+                .endContainerStatus().endStatus().build();
+        GemmaModelStatus s = ModelStatus.build(p, new ModelStatus.Observed(observed(p, 1), java.util.List.of(pod), null,
+                java.util.List.of()), null, T0);
+        ConditionAssert.assertCondition(s, "Degraded", "True", "OOMKilled", "spec.resources.limits.memory");
+        ConditionAssert.assertCondition(s, "Ready", "False", "OOMKilled", "OOMKilled");
+    }
+
+    @Test
+    void a_refused_child_is_one_degraded_line_and_the_rest_of_the_status_stays_true() {
+        ModelPlan p = plan(model("s", SMALL));
+        var failure = new io.gemmaserving.operator.status.ChildFailures.Failure("Deployment",
+                "spec.env[0].name: Required value (the API server refused the Deployment)", "the whole answer");
+        GemmaModelStatus s = ModelStatus.build(p, new ModelStatus.Observed(null, java.util.List.of(), null,
+                java.util.List.of(failure)), null, T0);
+        ConditionAssert.assertCondition(s, "Degraded", "True", "DeploymentRefused",
+                "spec.env[0].name: Required value (the API server refused the Deployment)");
+        ConditionAssert.assertCondition(s, "RuntimeResolved", "True", null, null);
+        assertEquals("builtin-cpu", s.runtime);
     }
 }
