@@ -262,7 +262,9 @@ down() {
   stop_pid containerd
   # Pod network namespaces the CNI plugin never got to tear down, the bridge, kube-proxy's iptables rules.
   local ns
-  for ns in /run/netns/cni-* "$state"/containerd/state/netns/cni-*; do [ -e "$ns" ] && { umount "$ns" 2>/dev/null; rm -f "$ns"; }; done
+  for ns in /run/netns/cni-* "$state"/containerd/state/io.containerd.grpc.v1.cri/netns/cni-*; do
+    if [ -e "$ns" ]; then umount "$ns" 2>/dev/null || true; rm -f "$ns"; fi
+  done
   ip link del "$bridge" 2>/dev/null || true
   [ -x "$GEMMA_BIN/kube-proxy" ] && "$GEMMA_BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
   cleanup_iptables
@@ -285,9 +287,8 @@ cleanup_iptables() {
   for cmd in iptables ip6tables; do
     command -v $cmd >/dev/null || continue
     for table in filter nat mangle; do
-      $cmd -t $table -S 2>/dev/null | grep -E -- '^-A .* -j (KUBE-|CNI-)' | sed 's/^-A/-D/' | while read -r rule; do
-        eval $cmd -t $table "$rule" 2>/dev/null || true
-      done
+      { $cmd -t $table -S 2>/dev/null | grep -E -- '^-A .* -j (KUBE-|CNI-)' || true; } | sed 's/^-A/-D/' \
+        | while read -r rule; do eval $cmd -t $table "$rule" 2>/dev/null || true; done
       for chain in $($cmd -t $table -S 2>/dev/null | sed -n 's/^-N \(KUBE-[^ ]*\|CNI-[^ ]*\)$/\1/p'); do
         $cmd -t $table -F "$chain" 2>/dev/null || true
       done
