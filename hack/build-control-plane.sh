@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds a real Kubernetes control plane from the Go module proxy, without Docker:
 #   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (k8s.io/kubernetes),
-#   etcd (go.etcd.io/etcd/server/v3), kwok + kwokctl (sigs.k8s.io/kwok), operator-sdk (bundle validation).
+#   etcd (go.etcd.io/etcd/server/v3), kwok + kwokctl (sigs.k8s.io/kwok), operator-sdk (bundle validation),
+#   and for a real node (hack/node.sh): kubelet and kube-proxy (k8s.io/kubernetes), and the pod sandbox ("pause")
+#   image made from the same module's build/pause/linux/pause.c (gcc -static) as an OCI image-layout tar.
 # The versions are pinned by the modules in hack/controlplane/<name>/ (go.mod + go.sum, committed); sources, the Go
 # module cache, the Go build cache and the binaries live under $GEMMA_CACHE, never in the repository.
 # Idempotent: a binary that is already there with the right version is not rebuilt.
@@ -9,11 +11,13 @@
 # Output:
 #   $KUBE_API_TEST_DIR/k8s/<k8s version>-linux-amd64/{etcd,kube-apiserver,kubectl}   (io.fabric8:kube-api-test layout)
 #   $GEMMA_BIN/{kube-controller-manager,kube-scheduler,kwok,kwokctl,operator-sdk} and links to the three above
+#   $GEMMA_BIN/{kubelet,kube-proxy}, $GEMMA_CACHE/node/pause-<tag>.oci.tar (image $PAUSE_IMAGE of hack/env.sh)
 #
-# Usage: hack/build-control-plane.sh [all|k8s|etcd|kwok|operator-sdk]...   (default: all)
+# Usage: hack/build-control-plane.sh [all|k8s|etcd|kwok|operator-sdk|node]...   (default: all)
 #        K8S_VERSION=1.35.4 hack/build-control-plane.sh --regenerate k8s      (rewrite hack/controlplane/kubernetes)
 #
-# Cold build on 2 cores (measured): etcd ~1 min, Kubernetes ~7 min, kwok ~1.5 min, operator-sdk ~3.5 min.
+# Cold build on 2 cores (measured): etcd ~1 min, Kubernetes ~7 min, kwok ~1.5 min, operator-sdk ~3.5 min,
+# kubelet + kube-proxy ~4 min after Kubernetes.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/env.sh"
@@ -63,6 +67,16 @@ regenerate_k8s() {
   (cd "$mod" && GOFLAGS=-mod=mod timed go mod tidy)
 }
 
+# Without these the binaries say v0.0.0, and clients and kwokctl take them for ancient servers.
+k8s_ldflags() {
+  local ld="-s -w" pkg major="${K8S_VERSION%%.*}" minor="${K8S_VERSION#*.}"; minor="${minor%%.*}"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld="$ld -X $pkg.gitVersion=v$K8S_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
+    ld="$ld -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  echo "$ld"
+}
+
 build_k8s() {
   local want="v$K8S_VERSION" b all_there=1
   for b in "$k8s_dir/kube-apiserver" "$GEMMA_BIN/kube-controller-manager" "$GEMMA_BIN/kube-scheduler"; do
@@ -70,12 +84,7 @@ build_k8s() {
   done
   has_version "$k8s_dir/kubectl" "version --client" "$want" || all_there=0
   if [ $all_there = 1 ]; then log "kubernetes $want already built"; return; fi
-  local ld="-s -w" pkg major="${K8S_VERSION%%.*}" minor="${K8S_VERSION#*.}"; minor="${minor%%.*}"
-  # Without these the binaries say v0.0.0, and clients and kwokctl take them for ancient servers.
-  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ld="$ld -X $pkg.gitVersion=$want -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
-    ld="$ld -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
-  done
+  local ld; ld="$(k8s_ldflags)"
   cd "$modules/kubernetes"
   for b in kube-apiserver kubectl; do
     timed go build $jobs -trimpath -ldflags "$ld" -o "$k8s_dir/$b" "k8s.io/kubernetes/cmd/$b"
@@ -84,6 +93,52 @@ build_k8s() {
     timed go build $jobs -trimpath -ldflags "$ld" -o "$GEMMA_BIN/$b" "k8s.io/kubernetes/cmd/$b"
   done
   cd - >/dev/null
+}
+
+# A real node's binaries: kubelet and kube-proxy from the same module, and the pause image (see make_pause_image).
+build_node() {
+  local want="v$K8S_VERSION" b ld
+  for b in kubelet kube-proxy; do
+    if has_version "$GEMMA_BIN/$b" --version "$want"; then log "$b $want already built"; continue; fi
+    [ -n "${ld:-}" ] || ld="$(k8s_ldflags)"
+    (cd "$modules/kubernetes" && timed go build $jobs -trimpath -ldflags "$ld" -o "$GEMMA_BIN/$b" "k8s.io/kubernetes/cmd/$b")
+  done
+  make_pause_image
+}
+
+# The pod sandbox image, made here as Kubernetes makes registry.k8s.io/pause: build/pause/linux/pause.c of the
+# k8s.io/kubernetes module compiled with its Makefile's flags (gcc -Os -static), one layer holding /pause, user
+# 65535:65535. Written as an OCI image-layout tar that hack/node.sh imports into containerd under $PAUSE_IMAGE
+# (containerd's sandbox_image): the node never pulls it. Same input, same bytes: the tar has fixed owners and times.
+make_pause_image() {
+  local tag="${PAUSE_IMAGE##*:}" out="$GEMMA_CACHE/node/pause-${PAUSE_IMAGE##*:}.oci.tar" src tmp
+  if [ -s "$out" ]; then log "pause image $PAUSE_IMAGE already made ($out)"; return; fi
+  command -v gcc >/dev/null || { log "no gcc: the pause image is not made (hack/node.sh needs it)"; return 1; }
+  src="$(cd "$modules/kubernetes" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)/build/pause/linux/pause.c"
+  [ -f "$src" ] || (cd "$modules/kubernetes" && go mod download k8s.io/kubernetes)
+  tmp="$(mktemp -d)"
+  mkdir -p "$tmp/rootfs" "$tmp/oci/blobs/sha256" "$(dirname "$out")"
+  gcc -Os -Wall -Werror -static -DVERSION="v$tag-gemma" -o "$tmp/rootfs/pause" "$src"
+  strip "$tmp/rootfs/pause"
+  tar --numeric-owner --owner=0 --group=0 --mtime=@0 --sort=name -C "$tmp/rootfs" -cf "$tmp/layer.tar" pause
+  local layer layer_size config config_size manifest manifest_size
+  layer="$(sha256sum "$tmp/layer.tar" | cut -d' ' -f1)"; layer_size=$(stat -c %s "$tmp/layer.tar")
+  mv "$tmp/layer.tar" "$tmp/oci/blobs/sha256/$layer"
+  printf '{"architecture":"amd64","os":"linux","config":{"User":"65535:65535","Entrypoint":["/pause"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
+    "$layer" > "$tmp/config.json"
+  config="$(sha256sum "$tmp/config.json" | cut -d' ' -f1)"; config_size=$(stat -c %s "$tmp/config.json")
+  mv "$tmp/config.json" "$tmp/oci/blobs/sha256/$config"
+  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%d}]}' \
+    "$config" "$config_size" "$layer" "$layer_size" > "$tmp/manifest.json"
+  manifest="$(sha256sum "$tmp/manifest.json" | cut -d' ' -f1)"; manifest_size=$(stat -c %s "$tmp/manifest.json")
+  mv "$tmp/manifest.json" "$tmp/oci/blobs/sha256/$manifest"
+  printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d,"platform":{"architecture":"amd64","os":"linux"},"annotations":{"io.containerd.image.name":"%s","org.opencontainers.image.ref.name":"%s"}}]}' \
+    "$manifest" "$manifest_size" "$PAUSE_IMAGE" "$tag" > "$tmp/oci/index.json"
+  echo '{"imageLayoutVersion":"1.0.0"}' > "$tmp/oci/oci-layout"
+  tar --numeric-owner --owner=0 --group=0 --mtime=@0 --sort=name -C "$tmp/oci" -cf "$out.part" oci-layout index.json blobs
+  mv "$out.part" "$out"
+  rm -rf "$tmp"
+  log "pause image $PAUSE_IMAGE: $out (manifest sha256:$manifest)"
 }
 
 # hack/controlplane/etcd: etcd's server module is a main package, built with the versions etcd pins.
@@ -137,12 +192,13 @@ fi
 status=0
 for t in "${targets[@]}"; do
   case "$t" in
-    all) build_etcd && build_k8s && build_kwok || status=1; build_operator_sdk || status=1 ;;
+    all) build_etcd && build_k8s && build_kwok || status=1; build_node || status=1; build_operator_sdk || status=1 ;;
     k8s) build_k8s || status=1 ;;
     etcd) build_etcd || status=1 ;;
     kwok) build_kwok || status=1 ;;
     operator-sdk) build_operator_sdk || status=1 ;;
-    *) echo "unknown target '$t' (all|k8s|etcd|kwok|operator-sdk)" >&2; exit 2 ;;
+    node) build_node || status=1 ;;
+    *) echo "unknown target '$t' (all|k8s|etcd|kwok|operator-sdk|node)" >&2; exit 2 ;;
   esac
 done
 link_bins

@@ -20,3 +20,7 @@ export PATH="$GEMMA_BIN:$PATH"
 # CUDA libraries outside the system paths (colon-separated folders searched for libnvrtc.so.*, libcublas.so.*):
 # by default NVRTC from the PyPI wheel that hack/setup.d/40-cuda-nvrtc.sh installs, so kernels compile without a GPU.
 export GEMMA_CUDA_LIB_PATH="${GEMMA_CUDA_LIB_PATH:-$GEMMA_CACHE/cuda-nvrtc/nvidia/cu13/lib}"
+# A real node (hack/node.sh): the pod sandbox image hack/build-control-plane.sh makes and the node imports (never
+# pulled), and the node's state (removed on down).
+export PAUSE_IMAGE="${PAUSE_IMAGE:-localhost/gemma-serving/pause:3.10.1}"
+export GEMMA_NODE_STATE="${GEMMA_NODE_STATE:-/var/lib/gemma-node}"

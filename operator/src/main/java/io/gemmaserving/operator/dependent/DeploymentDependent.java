@@ -45,6 +45,10 @@ public class DeploymentDependent extends RuntimeHeldDependent<Deployment> {
     public static final int PRE_STOP_SLEEP_SECONDS = 5;
     public static final int DRAIN_SECONDS = 30;
     static final String MODELCAR_VOLUME = "model-dir";
+    /** The modelcar sidecar: an init container with restartPolicy Always, running beside the runtime. */
+    public static final String MODELCAR_CONTAINER = "modelcar";
+    /** The status of a failed container says why (its termination message, or the end of its log). */
+    public static final String TERMINATION_MESSAGE_POLICY = "FallbackToLogsOnError";
 
     public DeploymentDependent() {
         super(Deployment.class);
@@ -67,9 +71,8 @@ public class DeploymentDependent extends RuntimeHeldDependent<Deployment> {
                     .withSizeLimit(new Quantity("2Gi")).endEmptyDir().build());
             mounts.add(new VolumeMountBuilder().withName("dshm").withMountPath("/dev/shm").build());
         }
-        List<Container> sidecars = new ArrayList<>();
         List<Container> inits = new ArrayList<>();
-        weights(p, volumes, mounts, sidecars, inits);
+        weights(p, volumes, mounts, inits);
         if (p.apiKeySecret != null) {
             volumes.add(new VolumeBuilder().withName("api-key").withNewSecret().withSecretName(p.apiKeySecret)
                     .addNewItem().withKey(p.apiKeySecretKey).withPath("api-key").endItem().endSecret().build());
@@ -91,13 +94,11 @@ public class DeploymentDependent extends RuntimeHeldDependent<Deployment> {
                 .endSleep().endPreStop().endLifecycle()
                 .withSecurityContext(restricted())
                 .withVolumeMounts(mounts)
-                // a runtime that exits before writing /dev/termination-log leaves its last log lines there: status
-                // shows them (CrashLoopBackOff)
-                .withTerminationMessagePolicy("FallbackToLogsOnError")
+                // a runtime that exits writes its reason to /dev/termination-log; else its last log lines are the message
+                .withTerminationMessagePolicy(TERMINATION_MESSAGE_POLICY)
                 .build();
         List<Container> containers = new ArrayList<>();
         containers.add(runtime);
-        containers.addAll(sidecars);
 
         PodSecurityContextBuilder podSecurity = new PodSecurityContextBuilder().withRunAsNonRoot(true)
                 .withNewSeccompProfile().withType("RuntimeDefault").endSeccompProfile();
@@ -187,8 +188,7 @@ public class DeploymentDependent extends RuntimeHeldDependent<Deployment> {
         return byName;
     }
 
-    static void weights(ModelPlan p, List<Volume> volumes, List<VolumeMount> mounts, List<Container> sidecars,
-                        List<Container> inits) {
+    static void weights(ModelPlan p, List<Volume> volumes, List<VolumeMount> mounts, List<Container> inits) {
         switch (p.weights) {
             case PVC -> {
                 volumes.add(new VolumeBuilder().withName("model").withNewPersistentVolumeClaim()
@@ -204,20 +204,28 @@ public class DeploymentDependent extends RuntimeHeldDependent<Deployment> {
             }
             case OCI_SIDECAR -> {
                 // KServe's modelcar: the sidecar links its own /models into the shared /mnt, the runtime follows the
-                // link through /proc (shareProcessNamespace); the init container pulls the image first (kserve#3927)
+                // link through /proc (shareProcessNamespace); the init container pulls the image first (kserve#3927).
+                // The sidecar is a native one (an init container that keeps running, Kubernetes 1.29+): the runtime
+                // starts only once its startup probe has seen the link, so it never looks for the weights too early.
+                // "$$$$": the kubelet expands $(VAR) in commands and turns "$$" into "$", so the shell gets "$$" (its PID)
                 volumes.add(new VolumeBuilder().withName(MODELCAR_VOLUME).withNewEmptyDir().endEmptyDir().build());
                 VolumeMount mnt = new VolumeMountBuilder().withName(MODELCAR_VOLUME).withMountPath("/mnt").build();
                 mounts.add(mnt);
                 Map<String, Quantity> tiny = Map.of("cpu", new Quantity("10m"), "memory", new Quantity("15Mi"));
-                sidecars.add(new ContainerBuilder().withName("modelcar").withImage(p.image)
-                        .withCommand("sh", "-c", "ln -sf /proc/$$/root/models /mnt/models && sleep infinity")
-                        .withNewResources().withRequests(tiny).withLimits(tiny).endResources()
-                        .withSecurityContext(restricted()).withVolumeMounts(mnt).build());
                 inits.add(new ContainerBuilder().withName("modelcar-init").withImage(p.image)
                         .withCommand("sh", "-c", "[ -d /models ] && [ \"$(ls -A /models)\" ]"
                                 + " || { echo 'the modelcar image has no files under /models' >&2; exit 1; }")
                         .withNewResources().withRequests(tiny).withLimits(tiny).endResources()
-                        .withSecurityContext(restricted()).build());
+                        .withSecurityContext(restricted()).withTerminationMessagePolicy(TERMINATION_MESSAGE_POLICY)
+                        .build());
+                inits.add(new ContainerBuilder().withName(MODELCAR_CONTAINER).withImage(p.image)
+                        .withRestartPolicy("Always")
+                        .withCommand("sh", "-c", "ln -sf /proc/$$$$/root/models /mnt/models && sleep infinity")
+                        .withNewStartupProbe().withNewExec().withCommand("sh", "-c", "[ -e /mnt/models ]").endExec()
+                        .withPeriodSeconds(1).withFailureThreshold(60).endStartupProbe()
+                        .withNewResources().withRequests(tiny).withLimits(tiny).endResources()
+                        .withSecurityContext(restricted()).withVolumeMounts(mnt)
+                        .withTerminationMessagePolicy(TERMINATION_MESSAGE_POLICY).build());
             }
         }
     }

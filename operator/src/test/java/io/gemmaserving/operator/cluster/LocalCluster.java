@@ -48,8 +48,13 @@ public final class LocalCluster implements AutoCloseable {
     private Config adminConfig;
     private Thread shutdownHook;
 
-    private LocalCluster(Binaries binaries, Path workDir) {
+    private final boolean fakeNodes;
+    private final List<String> extraArgs;
+
+    private LocalCluster(Binaries binaries, Path workDir, boolean fakeNodes, List<String> extraArgs) {
         this.binaries = binaries;
+        this.fakeNodes = fakeNodes;
+        this.extraArgs = List.copyOf(extraArgs);
         this.workDir = workDir;
         this.name = "gemma-" + ProcessHandle.current().pid();
         this.log = workDir.resolve("kwokctl.log");
@@ -105,7 +110,17 @@ public final class LocalCluster implements AutoCloseable {
 
     /** Starts a cluster (about 15 s) and its node pool; throws with the tail of kwokctl's log if it fails. */
     public static LocalCluster start(Binaries binaries) throws IOException, InterruptedException {
-        LocalCluster cluster = new LocalCluster(binaries, Files.createTempDirectory("gemma-cluster-"));
+        return start(binaries, true, List.of());
+    }
+
+    /**
+     * Starts a cluster; with {@code fakeNodes} false it has no node at all (a real one joins it: node.RealNode), and
+     * {@code extraArgs} go to {@code kwokctl create cluster} (for example {@code --kube-feature-gates}).
+     */
+    public static LocalCluster start(Binaries binaries, boolean fakeNodes, List<String> extraArgs)
+            throws IOException, InterruptedException {
+        LocalCluster cluster = new LocalCluster(binaries, Files.createTempDirectory("gemma-cluster-"), fakeNodes,
+                extraArgs);
         cluster.create();
         return cluster;
     }
@@ -113,7 +128,10 @@ public final class LocalCluster implements AutoCloseable {
     private void create() throws IOException, InterruptedException {
         shutdownHook = new Thread(this::deleteQuietly, "delete-" + name);
         Runtime.getRuntime().addShutdownHook(shutdownHook);
-        run(Duration.ofMinutes(3), binaries.kwokctl().toString(), "create", "cluster", "--name", name,
+        // hack/kwokctl.yaml: KWOK fakes only nodes annotated kwok.x-k8s.io/node=fake, so a real node's pods are real
+        List<String> command = new ArrayList<>(List.of(binaries.kwokctl().toString(),
+                "--config", Repo.root().resolve("hack/kwokctl.yaml").toString(), "create", "cluster",
+                "--name", name,
                 "--runtime", "binary",
                 "--kubeconfig", kubeconfigPath().toString(),
                 // RBAC and the default admission plugins (Pod Security, ServiceAccount, ...): the real API server rules.
@@ -123,11 +141,18 @@ public final class LocalCluster implements AutoCloseable {
                 "--kube-controller-manager-binary", binaries.controllerManager().toString(),
                 "--kube-scheduler-binary", binaries.scheduler().toString(),
                 "--kwok-controller-binary", binaries.kwok().toString(),
-                "--wait", "3m");
+                "--wait", "3m"));
+        command.addAll(extraArgs);
+        run(Duration.ofMinutes(3), command.toArray(String[]::new));
         adminConfig = Config.fromKubeconfig(Files.readString(kubeconfigPath()));
         adminConfig.setRequestTimeout(30_000);
         admin = new KubernetesClientBuilder().withConfig(adminConfig).build();
-        createNodes();
+        if (fakeNodes) createNodes();
+    }
+
+    /** kwokctl's folder of this cluster: its kubeconfig.yaml, pki/ (the CA a real node's credentials are signed with), logs/. */
+    public Path clusterDir() {
+        return workDir.resolve("kwok").resolve("clusters").resolve(name);
     }
 
     /**
@@ -316,7 +341,8 @@ public final class LocalCluster implements AutoCloseable {
             throw new IOException(String.join(" ", command) + " timed out after " + timeout + "\n" + logTail());
         }
         if (p.exitValue() != 0) {
-            throw new IOException(command[1] + " " + command[2] + " failed (exit " + p.exitValue() + ")\n" + logTail());
+            String what = String.join(" ", List.of(command).subList(1, Math.min(5, command.length)));
+            throw new IOException(what + " failed (exit " + p.exitValue() + ")\n" + logTail());
         }
     }
 

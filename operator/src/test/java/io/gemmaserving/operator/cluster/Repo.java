@@ -4,11 +4,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** The repository's root (where crds/, deploy/, bundle/ and samples/ live), found upwards from the working directory. */
-final class Repo {
+public final class Repo {
     private Repo() {
     }
 
-    static Path root() {
+    public static Path root() {
         Path dir = Path.of("").toAbsolutePath();
         while (dir != null) {
             if (Files.isRegularFile(dir.resolve("hack/env.sh")) && Files.isRegularFile(dir.resolve("mvnw"))) return dir;

@@ -72,9 +72,15 @@ class ChildrenTest {
         Deployment d = DeploymentDependent.build(plan(model("g", SEED_9B)));
         PodSpec pod = d.getSpec().getTemplate().getSpec();
         assertTrue(pod.getShareProcessNamespace());
-        Container sidecar = pod.getContainers().stream().filter(c -> c.getName().equals("modelcar")).findFirst().orElseThrow();
+        // a native sidecar: after modelcar-init, running beside the runtime, which starts once the link is there
+        assertEquals(List.of("modelcar-init", "modelcar"), pod.getInitContainers().stream().map(Container::getName).toList());
+        Container sidecar = pod.getInitContainers().get(1);
+        assertEquals("Always", sidecar.getRestartPolicy());
+        assertEquals(List.of("sh", "-c", "[ -e /mnt/models ]"), sidecar.getStartupProbe().getExec().getCommand());
+        assertEquals(List.of("runtime"), pod.getContainers().stream().map(Container::getName).toList());
         assertEquals("registry.redhat.io/rhelai1/modelcar-gemma-2-9b-it:1.5", sidecar.getImage());
-        assertEquals(List.of("sh", "-c", "ln -sf /proc/$$/root/models /mnt/models && sleep infinity"), sidecar.getCommand());
+        // the kubelet turns "$$" into "$": the shell must see "$$", its own PID
+        assertEquals(List.of("sh", "-c", "ln -sf /proc/$$$$/root/models /mnt/models && sleep infinity"), sidecar.getCommand());
         assertEquals(new Quantity("10m"), sidecar.getResources().getLimits().get("cpu"));
         assertEquals(new Quantity("15Mi"), sidecar.getResources().getRequests().get("memory"));
         Container init = pod.getInitContainers().getFirst();
@@ -127,6 +133,13 @@ class ChildrenTest {
         });
         assertTrue(runtime(d).getVolumeMounts().stream().anyMatch(m -> m.getMountPath().equals("/tmp")));
         assertTrue(volume(pod, "tmp").getEmptyDir() != null);
+    }
+
+    @Test
+    void a_failed_container_says_why_in_its_status() {
+        PodSpec pod = DeploymentDependent.build(plan(model("g", SEED_9B))).getSpec().getTemplate().getSpec();
+        Stream.concat(pod.getContainers().stream(), pod.getInitContainers().stream()).forEach(c ->
+                assertEquals("FallbackToLogsOnError", c.getTerminationMessagePolicy(), c.getName()));
     }
 
     @Test
