@@ -18,10 +18,14 @@ typedef long long i64;
 #define GGML_Q6_K 14
 #define GGML_BF16 30
 
+// IEEE half -> float, exact for every input, in plain C++ (no inline PTX, so the kernels also compile for the host
+// tests' CUDA emulation): the 15 exponent+mantissa bits shifted into a float's place give the value scaled by
+// 2^-112, which one multiplication by 2^112 undoes exactly, subnormal halves included (needs denormals kept, as
+// without --use_fast_math / -ftz); Inf and NaN keep an all-ones exponent.
 __device__ __forceinline__ float f16_to_f32(u16 h) {
-    float f;
-    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
-    return f;
+    unsigned int em = (unsigned int) (h & 0x7fff) << 13;
+    float f = em >= (0x7c00u << 13) ? __uint_as_float(em | 0x7f800000u) : __uint_as_float(em) * 0x1p112f;
+    return __uint_as_float(__float_as_uint(f) | ((unsigned int) (h & 0x8000) << 16));
 }
 
 __device__ __forceinline__ float bf16_to_f32(u16 h) {
