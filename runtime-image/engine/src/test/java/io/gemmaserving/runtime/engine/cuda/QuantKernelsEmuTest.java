@@ -157,6 +157,32 @@ class QuantKernelsEmuTest {
         }
     }
 
+    /** f16_to_f32 on every one of the 65536 halves, against the JDK's conversion (NaNs: any NaN). */
+    @Test
+    void everyHalfConvertsExactly() {
+        int cols = 1 << 16;
+        byte[] table = new byte[2 * cols];
+        for (int h = 0; h < cols; h++) {
+            table[2 * h] = (byte) h;
+            table[2 * h + 1] = (byte) (h >>> 8);
+        }
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = nans(a, cols);
+            emu.launch("embed", Dim.of(1), Dim.of(256), new Args().ptr(bytes(a, table)).i32(TensorType.F16.ggmlId)
+                    .i64(2L * cols).i32(1).i32(cols).ptr(ints(a, 0)).f32(1f).ptr(out));
+            float[] got = toFloats(out, cols);
+            for (int h = 0; h < cols; h++) {
+                float want = Float.float16ToFloat((short) h);
+                if (Float.isNaN(want)) {
+                    assertTrue(Float.isNaN(got[h]), "half " + Integer.toHexString(h) + " is a NaN");
+                } else {
+                    assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(got[h]),
+                            "half " + Integer.toHexString(h));
+                }
+            }
+        }
+    }
+
     @Test
     void anUnknownTypeIdGivesNaNRatherThanNumbers() {
         int cols = 32;
