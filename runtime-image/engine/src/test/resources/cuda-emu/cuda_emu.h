@@ -51,6 +51,19 @@ struct uint3 { unsigned int x, y, z; };
 struct dim3 {
     unsigned int x = 1, y = 1, z = 1;
 };
+// CUDA's vector types, with their alignment (a 16-byte load of a misaligned address is a fault on the device; here
+// it is merely undefined behaviour of the host compiler, so the kernels' own alignment rules must hold).
+struct alignas(8) float2 { float x, y; };
+struct alignas(16) float4 { float x, y, z, w; };
+struct alignas(8) uint2 { unsigned int x, y; };
+struct alignas(16) uint4 { unsigned int x, y, z, w; };
+struct alignas(8) int2 { int x, y; };
+struct alignas(16) int4 { int x, y, z, w; };
+inline float2 make_float2(float x, float y) { return {x, y}; }
+inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
+inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return {x, y, z, w}; }
+template <typename T>
+T __ldg(const T* p) { return *p; }
 
 namespace emu {
 

@@ -60,6 +60,7 @@ final class CudaEmulator {
 
     private static CudaEmulator instance;
     private static String unavailable;
+    private static AssertionError buildFailure;
 
     private final Map<String, MethodHandle> launchers = new HashMap<>();
     private final Map<String, String> signatures = new HashMap<>();
@@ -68,12 +69,21 @@ final class CudaEmulator {
     private CudaEmulator() {
     }
 
-    /** The emulator with every kernel of {@link KernelSources#ENTRIES} (and {@code extra} test sources) built. */
+    /** The emulator with every kernel of {@link KernelSources#ENTRIES} and the self-test kernels built. */
     static synchronized CudaEmulator get() {
+        if (buildFailure != null) {
+            throw new AssertionError("the emulated kernels did not build (see the first failure): "
+                    + buildFailure.getMessage().lines().findFirst().orElse(""));
+        }
         if (instance == null && unavailable == null) {
             Map<String, List<String>> sources = new LinkedHashMap<>(KernelSources.ENTRIES);
             sources.put("emu_selftest.cu", SELFTEST_ENTRIES);
-            instance = build(sources);
+            try {
+                instance = build(sources);
+            } catch (AssertionError e) {
+                buildFailure = e; // a kernel that does not compile fails every test, but is compiled once
+                throw e;
+            }
         }
         return instance;
     }
@@ -135,6 +145,8 @@ final class CudaEmulator {
         } catch (IOException e) {
             unavailable = "cannot build the emulated kernels: " + e.getMessage();
             return null;
+        } catch (AssertionError e) {
+            throw e;
         } catch (Throwable e) {
             throw new AssertionError("loading the emulated kernels failed", e);
         } finally {
