@@ -13,6 +13,7 @@ typedef long long i64;
 #define GGML_F32 0
 #define GGML_F16 1
 #define GGML_Q4_0 2
+#define GGML_Q5_0 6
 #define GGML_Q8_0 8
 #define GGML_Q4_K 12
 #define GGML_Q6_K 14
@@ -26,6 +27,12 @@ __device__ __forceinline__ float f16_to_f32(u16 h) {
     unsigned int em = (unsigned int) (h & 0x7fff) << 13;
     float f = em >= (0x7c00u << 13) ? __uint_as_float(em | 0x7f800000u) : __uint_as_float(em) * 0x1p112f;
     return __uint_as_float(__float_as_uint(f) | ((unsigned int) (h & 0x8000) << 16));
+}
+
+__device__ __forceinline__ u16 f32_to_f16(float f) {
+    u16 h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+    return h;
 }
 
 __device__ __forceinline__ float bf16_to_f32(u16 h) {
@@ -85,6 +92,14 @@ __device__ __forceinline__ float dequant_elem(int type, const u8* row, int e) {
         int j = e & 31;
         int q = j < 16 ? (b[2 + j] & 0xF) : (b[2 + j - 16] >> 4);
         return f16_to_f32(load_u16(b)) * (float) (q - 8);
+    }
+    case GGML_Q5_0: { // {f16 d; u8 qh[4]; u8 qs[16]} = 22 bytes; bit j of qh is bit 4 of element j; x = d * (q - 16)
+        const u8* b = row + (e >> 5) * 22;
+        int j = e & 31;
+        unsigned int qh = b[2] | (b[3] << 8) | (b[4] << 16) | ((unsigned int) b[5] << 24);
+        int nib = j < 16 ? (b[6 + j] & 0xF) : (b[6 + j - 16] >> 4);
+        int q = nib | (((qh >> j) & 1) << 4);
+        return f16_to_f32(load_u16(b)) * (float) (q - 16);
     }
     case GGML_Q4_K: { // {f16 d; f16 dmin; u8 scales[12]; u8 qs[128]} = 144 bytes per 256
         const u8* b = row + (e >> 8) * 144;

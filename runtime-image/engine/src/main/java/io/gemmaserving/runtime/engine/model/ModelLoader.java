@@ -65,23 +65,75 @@ public final class ModelLoader {
         return m;
     }
 
+    /**
+     * A model's files, bound but not yet given to an engine: its config, its weights (memory-mapped, any format),
+     * its tokenizer (null when a Hugging Face directory has no tokenizer.json) and the open files, closed with it.
+     * The CPU engine computes on these; the CUDA engine uploads them.
+     */
+    public record Bound(String name, GemmaConfig config, GemmaWeights weights, GemmaTokenizer tokenizer,
+                        AutoCloseable files) implements AutoCloseable {
+        @Override
+        public void close() {
+            try {
+                files.close();
+            } catch (Exception e) {
+                throw new IllegalStateException("closing " + name + ": " + e.getMessage(), e);
+            }
+        }
+    }
+
+    /**
+     * Opens and binds a {@code .gguf} file or a Hugging Face directory.
+     *
+     * @throws IllegalArgumentException with a one-line message for a missing path or a file that is not a Gemma
+     */
+    public static Bound bind(Path path) throws IOException {
+        if (!Files.exists(path)) {
+            throw new IllegalArgumentException(path + ": no such file or directory");
+        }
+        return Files.isDirectory(path) ? bindHf(path) : bindGguf(path);
+    }
+
     private static GemmaModel loadGguf(Path file, Options options, int threads) throws IOException {
+        Bound b = bindGguf(file);
+        try {
+            pageIn((GgufFile) b.files(), b.name());
+            Backend backend = Backends.select(options.backend(), threads);
+            return new GemmaModel(b.name(), b.config(), b.weights(), b.tokenizer(), backend, threads, b.files(),
+                    options.numerics());
+        } catch (RuntimeException e) {
+            b.close();
+            throw e;
+        }
+    }
+
+    private static GemmaModel loadHf(Path dir, Options options, int threads) throws IOException {
+        Bound b = bindHf(dir);
+        try {
+            Backend backend = Backends.select(options.backend(), threads);
+            return new GemmaModel(b.name(), b.config(), b.weights(), b.tokenizer(), backend, threads, b.files(),
+                    options.numerics());
+        } catch (RuntimeException e) {
+            b.close();
+            throw e;
+        }
+    }
+
+    private static Bound bindGguf(Path file) throws IOException {
         String name = String.valueOf(file.getFileName());
         GgufFile gguf = GgufFile.open(file);
         try {
             GemmaConfig cfg = GemmaConfig.fromGguf(gguf.metadata(), name);
             GemmaWeights w = GemmaWeights.bind(cfg, n -> gguf.hasTensor(n) ? gguf.tensor(n) : null, name);
-            pageIn(gguf, name);
             GemmaTokenizer tok = SentencePieceTokenizer.fromGguf(gguf);
-            Backend backend = Backends.select(options.backend(), threads);
-            return new GemmaModel(name, cfg, w, tok, backend, threads, gguf, options.numerics());
+            return new Bound(name, cfg, w, tok, gguf);
         } catch (RuntimeException e) {
             gguf.close();
             throw e;
         }
     }
 
-    private static GemmaModel loadHf(Path dir, Options options, int threads) throws IOException {
+    private static Bound bindHf(Path dir) throws IOException {
         String name = String.valueOf(dir.getFileName());
         Path config = dir.resolve("config.json");
         if (!Files.isRegularFile(config)) {
@@ -103,8 +155,7 @@ public final class ModelLoader {
             if (tok == null) {
                 LOG.log(Level.WARNING, dir + ": no tokenizer.json; the model takes token ids only");
             }
-            Backend backend = Backends.select(options.backend(), threads);
-            return new GemmaModel(name, cfg, w, tok, backend, threads, st, options.numerics());
+            return new Bound(name, cfg, w, tok, st);
         } catch (RuntimeException e) {
             st.close();
             throw e;

@@ -28,6 +28,8 @@ public final class CudaDriver {
 
     // cuDeviceGetAttribute ids (CUdevice_attribute)
     public static final int ATTR_MULTIPROCESSOR_COUNT = 16;
+    public static final int ATTR_MEMORY_CLOCK_RATE = 36;       // kHz
+    public static final int ATTR_GLOBAL_MEMORY_BUS_WIDTH = 37; // bits
     public static final int ATTR_COMPUTE_CAPABILITY_MAJOR = 75;
     public static final int ATTR_COMPUTE_CAPABILITY_MINOR = 76;
     /** cuMemHostAlloc flag: portable across contexts. */
