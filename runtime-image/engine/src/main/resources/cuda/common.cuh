@@ -29,10 +29,23 @@ __device__ __forceinline__ float f16_to_f32(u16 h) {
     return __uint_as_float(__float_as_uint(f) | ((unsigned int) (h & 0x8000) << 16));
 }
 
+// float -> IEEE half, round to nearest even (as cvt.rn.f16.f32), in plain C++ like f16_to_f32. Magnitudes from
+// 65520 up become Inf, NaN a quiet NaN. Normal halves: rebias the exponent and round the 13 dropped bits with the
+// carry into the exponent doing the right thing; below 2^-14 one float addition of 0.5 rounds to the subnormal
+// grid (its ulp is 2^-24, the smallest half's), which needs denormals kept, as f16_to_f32 does.
 __device__ __forceinline__ u16 f32_to_f16(float f) {
-    u16 h;
-    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
-    return h;
+    unsigned int u = __float_as_uint(f);
+    unsigned int sign = (u >> 16) & 0x8000u;
+    unsigned int a = u & 0x7fffffffu;
+    unsigned int h;
+    if (a >= 0x47800000u) {            // >= 65536, Inf or NaN
+        h = a > 0x7f800000u ? 0x7e00u : 0x7c00u;
+    } else if (a < 0x38800000u) {      // < 2^-14: subnormal half or zero
+        h = __float_as_uint(__uint_as_float(a) + 0.5f) - 0x3f000000u;
+    } else {
+        h = (a - 0x38000000u + 0xfffu + ((a >> 13) & 1u)) >> 13; // 0x38000000: exponent bias 127 -> 15
+    }
+    return (u16) (sign | h);
 }
 
 __device__ __forceinline__ float bf16_to_f32(u16 h) {
