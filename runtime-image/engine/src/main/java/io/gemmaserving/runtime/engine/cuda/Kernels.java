@@ -22,13 +22,23 @@ public final class Kernels implements AutoCloseable {
     private static final int ELEMENTWISE_BLOCK = 256;
     private static final int MAX_GRID = 65535;
 
+    /**
+     * Queues one launch of a kernel by name: {@code gx x gy} blocks of {@code block} threads, no dynamic shared
+     * memory. On a GPU, {@code cuLaunchKernel}; the CPU tests run the kernels' own source on a CUDA emulation here.
+     */
+    interface Launcher {
+        void launch(String kernel, int gx, int gy, int block, MemorySegment stream, KernelArgs args);
+    }
+
     private final CudaDriver cu;
     private final List<MemorySegment> modules = new ArrayList<>();
     private final Map<String, MemorySegment> functions = new HashMap<>();
+    private final Launcher launcher;
 
     /** Loads every source's PTX (for compute capability {@code cc}) into the current context. */
     public Kernels(CudaDriver cu, PtxSource source, int cc, System.Logger log) {
         this.cu = cu;
+        this.launcher = this::launchOnDevice;
         for (Map.Entry<String, List<String>> e : KernelSources.ENTRIES.entrySet()) {
             MemorySegment module = load(source.ptx(e.getKey(), cc), e.getKey(), log);
             modules.add(module);
@@ -36,6 +46,12 @@ public final class Kernels implements AutoCloseable {
                 functions.put(name, cu.moduleGetFunction(module, name));
             }
         }
+    }
+
+    /** The same typed launches through {@code launcher} (no driver, no modules). */
+    Kernels(Launcher launcher) {
+        this.cu = null;
+        this.launcher = launcher;
     }
 
     private MemorySegment load(String ptx, String file, System.Logger log) {
@@ -52,6 +68,10 @@ public final class Kernels implements AutoCloseable {
     }
 
     private void launch(String kernel, int gx, int gy, int block, MemorySegment stream, KernelArgs args) {
+        launcher.launch(kernel, gx, gy, block, stream, args);
+    }
+
+    private void launchOnDevice(String kernel, int gx, int gy, int block, MemorySegment stream, KernelArgs args) {
         try (Arena arena = Arena.ofConfined()) {
             cu.launchKernel(functions.get(kernel), gx, gy, 1, block, 1, 1, 0, stream, args.build(arena));
         }
