@@ -2,8 +2,6 @@ package io.gemmaserving.runtime.engine.cuda;
 
 import io.gemmaserving.runtime.engine.backend.Backend;
 import io.gemmaserving.runtime.engine.backend.ScalarBackend;
-import io.gemmaserving.runtime.engine.cuda.CudaEmulator.Args;
-import io.gemmaserving.runtime.engine.cuda.CudaEmulator.Dim;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
@@ -24,10 +22,11 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * attention.cu on the CUDA emulation: {@code kv_store} writes each token's keys and values at slot
- * {@code pos % cap} of its sequence (exactly), and {@code attention} agrees with the model's attention
+ * {@code pos % cap} of its sequence's cache (exactly), and {@code attention} agrees with the model's attention
  * ({@code GemmaModel.attention}: scores by the backend's dot, Gemma 2's soft-cap, causal and sliding-window masks,
  * softmax, the weighted sum by the backend's axpy) for a batch mixing sequences, prefill chunks and decode steps,
- * grouped-query heads, global caches and sliding-window rings.
+ * grouped-query heads, global caches and sliding-window rings, each sequence's cache found through the per-pass
+ * tables of addresses and sizes. Launched through the product's {@link Kernels}.
  */
 @Tag("unit")
 class AttentionKernelsEmuTest {
@@ -44,34 +43,55 @@ class AttentionKernelsEmuTest {
         assumeTrue(emu != null, "CUDA emulation unavailable: " + CudaEmulator.unavailable());
     }
 
+    /** Each token's keys and values land at slot {@code pos % cap} of its own sequence's cache, nothing else moves. */
     @Test
     void kvStoreWritesSlotPosModCapOfItsSequence() {
-        int kvHeads = 2, headDim = 32, width = kvHeads * headDim, cap = 5, seqs = 3;
-        int[] seq = {2, 0, 2, 1};
-        int[] pos = {7, 0, 9, 4}; // slots 2, 0, 4, 4
+        int width = 2 * 32;
+        int[] caps = {5, 8, 3};
+        int[] seq = {2, 0, 2, 1, 0};
+        int[] pos = {7, 0, 9, 4, 12}; // slots 1, 0, 0, 4, 2
         Random rnd = new Random(21);
         float[] k = randoms(rnd, seq.length * width, 1), v = randoms(rnd, seq.length * width, 1);
-        float[] kc = randoms(rnd, seqs * cap * width, 1), vc = randoms(rnd, seqs * cap * width, 1);
-        float[] wantK = kc.clone(), wantV = vc.clone();
+        float[][] kc = new float[3][], vc = new float[3][], wantK = new float[3][], wantV = new float[3][];
+        for (int s = 0; s < 3; s++) {
+            kc[s] = randoms(rnd, caps[s] * width, 1);
+            vc[s] = randoms(rnd, caps[s] * width, 1);
+            wantK[s] = kc[s].clone();
+            wantV[s] = vc[s].clone();
+        }
         for (int t = 0; t < seq.length; t++) {
-            int dst = (seq[t] * cap + pos[t] % cap) * width;
-            System.arraycopy(k, t * width, wantK, dst, width);
-            System.arraycopy(v, t * width, wantV, dst, width);
+            System.arraycopy(k, t * width, wantK[seq[t]], pos[t] % caps[seq[t]] * width, width);
+            System.arraycopy(v, t * width, wantV[seq[t]], pos[t] % caps[seq[t]] * width, width);
         }
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment kcs = floats(a, kc), vcs = floats(a, vc);
-            emu.launch("kv_store", Dim.of(seq.length), Dim.of(48), new Args().ptr(floats(a, k)).ptr(floats(a, v))
-                    .ptr(kcs).ptr(vcs).ptr(ints(a, seq)).ptr(ints(a, pos)).i32(kvHeads).i32(headDim).i32(cap));
-            assertArrayEquals(wantK, toFloats(kcs, kc.length), "keys");
-            assertArrayEquals(wantV, toFloats(vcs, vc.length), "values");
+            MemorySegment[] kd = new MemorySegment[3], vd = new MemorySegment[3];
+            for (int s = 0; s < 3; s++) {
+                kd[s] = floats(a, kc[s]);
+                vd[s] = floats(a, vc[s]);
+            }
+            emu.kernels().kvStore(null, floats(a, k).address(), floats(a, v).address(), table(a, kd), table(a, vd),
+                    ints(a, caps).address(), ints(a, seq).address(), ints(a, pos).address(), seq.length, width);
+            for (int s = 0; s < 3; s++) {
+                assertArrayEquals(wantK[s], toFloats(kd[s], kc[s].length), "keys of sequence " + s);
+                assertArrayEquals(wantV[s], toFloats(vd[s], vc[s].length), "values of sequence " + s);
+            }
         }
+    }
+
+    /** A per-pass table of cache addresses, as the step layout holds them (i64 device pointers). */
+    private static long table(Arena a, MemorySegment[] caches) {
+        MemorySegment t = a.allocate(8L * caches.length, 256);
+        for (int i = 0; i < caches.length; i++) {
+            t.setAtIndex(java.lang.foreign.ValueLayout.JAVA_LONG, i, caches[i].address());
+        }
+        return t.address();
     }
 
     /**
      * The batch: sequence 0 prefills positions 0-4 (a token sees fewer positions than the 4 warps for the first
      * three), sequence 1 decodes at {@code last}, sequence 2 prefills a chunk ending at {@code last - 1}. Each
-     * sequence's cache holds, at slot {@code p % cap}, the keys and values of its {@code cap} latest positions,
-     * as the engine's cache does after storing the step.
+     * sequence's cache (sequence 2's 3 slots larger) holds, at slot {@code p % cap}, the keys and values of its
+     * {@code cap} latest positions, as the engine's cache does after storing the step.
      *
      * <p>Tolerance, per output element d of token t, head h: the scores differ by at most
      * {@code ds = (2 head_dim + 4) u scale sum_i |q_i k_i| + 6u |s|} (dot products of the same terms in different
@@ -100,25 +120,33 @@ class AttentionKernelsEmuTest {
         }
         int seqs = 3, width = kvHeads * headDim;
         int[] latest = {4, last, last - 1};
-        // keys and values of every position of every sequence; the cache keeps the cap latest
+        int[] caps = {cap, cap, cap + 3}; // each sequence's cache has its own size
+        // keys and values of every position of every sequence; each cache keeps its cap latest
         float qScale = softcap > 0 ? 40f : 1f; // large scores where the soft-cap must bite
         float[][] kp = new float[seqs * (last + 1)][], vp = new float[seqs * (last + 1)][];
-        float[] kc = randoms(rnd, seqs * cap * width, 1), vc = randoms(rnd, seqs * cap * width, 1);
+        float[][] kc = new float[seqs][], vc = new float[seqs][];
         for (int s = 0; s < seqs; s++) {
-            for (int p = Math.max(0, latest[s] - cap + 1); p <= latest[s]; p++) {
+            kc[s] = randoms(rnd, caps[s] * width, 1);
+            vc[s] = randoms(rnd, caps[s] * width, 1);
+            for (int p = Math.max(0, latest[s] - caps[s] + 1); p <= latest[s]; p++) {
                 kp[s * (last + 1) + p] = randoms(rnd, width, 1);
                 vp[s * (last + 1) + p] = randoms(rnd, width, 1);
-                System.arraycopy(kp[s * (last + 1) + p], 0, kc, (s * cap + p % cap) * width, width);
-                System.arraycopy(vp[s * (last + 1) + p], 0, vc, (s * cap + p % cap) * width, width);
+                System.arraycopy(kp[s * (last + 1) + p], 0, kc[s], p % caps[s] * width, width);
+                System.arraycopy(vp[s * (last + 1) + p], 0, vc[s], p % caps[s] * width, width);
             }
         }
         float[] q = randoms(rnd, n * heads * headDim, qScale);
         float scale = (float) (1 / Math.sqrt(headDim));
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = nans(a, n * heads * headDim);
-            emu.launch("attention", Dim.of(heads, n), Dim.of(128), new Args().ptr(floats(a, q)).ptr(floats(a, kc))
-                    .ptr(floats(a, vc)).ptr(out).ptr(ints(a, seq)).ptr(ints(a, pos)).i32(heads).i32(kvHeads)
-                    .i32(headDim).i32(cap).i32(window).f32(scale).f32(softcap));
+            MemorySegment[] kd = new MemorySegment[seqs], vd = new MemorySegment[seqs];
+            for (int s = 0; s < seqs; s++) {
+                kd[s] = floats(a, kc[s]);
+                vd[s] = floats(a, vc[s]);
+            }
+            emu.kernels().attention(null, floats(a, q).address(), table(a, kd), table(a, vd), ints(a, caps).address(),
+                    out.address(), ints(a, seq).address(), ints(a, pos).address(), n, heads, kvHeads, headDim, window,
+                    scale, softcap);
             float[] got = toFloats(out, n * heads * headDim);
             for (int t = 0; t < n; t++) {
                 for (int h = 0; h < heads; h++) {

@@ -3,6 +3,7 @@ package io.gemmaserving.runtime.engine.cuda;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import io.gemmaserving.runtime.engine.tensor.TensorType;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
@@ -27,8 +28,9 @@ import static org.junit.jupiter.api.Assertions.fail;
 /**
  * Test support: the engine's CUDA kernel sources compiled for the host with g++ and the CUDA-emulation header
  * {@code src/test/resources/cuda-emu/cuda_emu.h}, loaded through FFM, launched as {@code cuLaunchKernel} would:
- * grid, block, and a {@code void**} parameter array packed by the product's {@link KernelArgs}. "Device" memory is
- * host memory from an {@link Arena}; pointers are its addresses.
+ * grid, block, and a {@code void**} parameter array packed by the product's {@link KernelArgs}, either directly or
+ * through the product's typed launches ({@link #kernels()}). "Device" memory is host memory from an {@link Arena};
+ * pointers are its addresses.
  *
  * <p>Each source file becomes one shared library (a harness that includes the header, the {@code .cu} file, and one
  * exported launcher per kernel that {@link KernelSources#ENTRIES} lists). Built once per JVM, into a temporary
@@ -186,11 +188,23 @@ final class CudaEmulator {
     }
 
     /**
+     * The product's typed launches ({@link Kernels}: its grid and block shapes and argument lists) on this
+     * emulation. The stream is ignored: every launch runs to the end before the call returns.
+     */
+    Kernels kernels() {
+        return new Kernels((kernel, gx, gy, block, stream, args) -> launch(kernel, Dim.of(gx, gy), Dim.of(block), args));
+    }
+
+    void launch(String kernel, Dim grid, Dim block, Args args) {
+        launch(kernel, grid, block, args.args);
+    }
+
+    /**
      * Runs {@code kernel<<<grid, block>>>(args)} to the end. Fails the test when the arguments do not match the
      * kernel's parameter list or the emulation reports a fault (a barrier or warp operation some threads miss).
      */
-    void launch(String kernel, Dim grid, Dim block, Args args) {
-        assertEquals(signature(kernel), args.kinds.toString(), kernel + ": arguments do not match the parameters");
+    void launch(String kernel, Dim grid, Dim block, KernelArgs args) {
+        assertEquals(signature(kernel), args.kinds(), kernel + ": arguments do not match the parameters");
         String error = tryLaunch(kernel, grid, block, args);
         if (!error.isEmpty()) {
             fail(kernel + ": " + error);
@@ -199,11 +213,16 @@ final class CudaEmulator {
 
     /** Like {@link #launch} but returns the fault ("" when none) instead of failing: for the emulator's own tests. */
     String tryLaunch(String kernel, Dim grid, Dim block, Args args) {
+        return tryLaunch(kernel, grid, block, args.args);
+    }
+
+    private String tryLaunch(String kernel, Dim grid, Dim block, KernelArgs args) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment g = arena.allocateFrom(ValueLayout.JAVA_INT, grid.x, grid.y, grid.z);
             MemorySegment b = arena.allocateFrom(ValueLayout.JAVA_INT, block.x, block.y, block.z);
             MemorySegment err = arena.allocate(4096);
-            int rc = (int) launchers.get(kernel).invokeExact(g, b, 0L, args.args.build(arena), ++launches * 0x9E3779B97F4A7C15L,
+            MemorySegment params = args.build(arena);
+            int rc = (int) launchers.get(kernel).invokeExact(g, b, 0L, params, ++launches * 0x9E3779B97F4A7C15L,
                     err, 4096);
             return rc == 0 ? "" : err.getString(0);
         } catch (Throwable e) {
@@ -211,32 +230,27 @@ final class CudaEmulator {
         }
     }
 
-    /** Kernel arguments: the product's {@link KernelArgs} plus the kinds, to check them against the parameters. */
+    /** Kernel arguments for a direct launch: the product's {@link KernelArgs}, taking buffers for pointers. */
     static final class Args {
         final KernelArgs args = new KernelArgs();
-        final StringBuilder kinds = new StringBuilder();
 
         Args ptr(MemorySegment deviceBuffer) {
             args.ptr(deviceBuffer.address());
-            kinds.append('p');
             return this;
         }
 
         Args i32(int v) {
             args.i32(v);
-            kinds.append('i');
             return this;
         }
 
         Args i64(long v) {
             args.i64(v);
-            kinds.append('l');
             return this;
         }
 
         Args f32(float v) {
             args.f32(v);
-            kinds.append('f');
             return this;
         }
     }
@@ -253,6 +267,11 @@ final class CudaEmulator {
         MemorySegment s = arena.allocate(Math.max(4L, 4L * n), 256);
         s.fill((byte) 0xff);
         return s;
+    }
+
+    /** A weight in "device" memory, as the engine's {@link DeviceWeights} describes one. */
+    static DeviceTensor tensor(Arena arena, byte[] data, TensorType type, long rows, int cols) {
+        return new DeviceTensor("test", bytes(arena, data).address(), type, rows, cols);
     }
 
     static MemorySegment ints(Arena arena, int... v) {

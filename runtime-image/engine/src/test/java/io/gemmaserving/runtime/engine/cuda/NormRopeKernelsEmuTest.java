@@ -23,6 +23,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * norm.cu and rope.cu on the CUDA emulation against the model's Java reference: RMSNorm against
  * {@code GemmaModel.rmsNorm} (block norms over the hidden size and Gemma 3's per-head QK-norm), RoPE against the
  * model's NeoX rotation with its float32 angles (the {@code Numerics.F32} path of {@code GemmaModel.fillRope}).
+ * Launched through the product's {@link Kernels} (rmsnorm's {@code plus_one}, which it never sets, directly).
  */
 @Tag("unit")
 class NormRopeKernelsEmuTest {
@@ -71,8 +72,12 @@ class NormRopeKernelsEmuTest {
             try (Arena a = Arena.ofConfined()) {
                 MemorySegment xs = floats(a, x);
                 MemorySegment out = inPlace ? xs : nans(a, rows * dim);
-                emu.launch("rmsnorm", Dim.of(rows), Dim.of(256), new Args().ptr(xs).ptr(floats(a, w)).ptr(out)
-                        .i32(dim).f32(eps).i32(plusOne));
+                if (plusOne == 0) { // the product's launch (GGUF weights hold the +1 already)
+                    emu.kernels().rmsnorm(null, xs.address(), floats(a, w).address(), out.address(), rows, dim, eps);
+                } else {
+                    emu.launch("rmsnorm", Dim.of(rows), Dim.of(256), new Args().ptr(xs).ptr(floats(a, w)).ptr(out)
+                            .i32(dim).f32(eps).i32(plusOne));
+                }
                 float[] got = toFloats(out, rows * dim);
                 for (int i = 0; i < rows * dim; i++) {
                     assertEquals(want[i], got[i], rel * Math.abs(want[i]), "row " + i / dim + " col " + i % dim
@@ -105,8 +110,7 @@ class NormRopeKernelsEmuTest {
         }
         try (Arena a = Arena.ofConfined()) {
             MemorySegment xs = floats(a, x);
-            emu.launch("rope_neox", Dim.of(nTok * heads), Dim.of(half), new Args().ptr(xs).ptr(ints(a, pos))
-                    .i32(heads).i32(headDim).f32(base).f32(scale));
+            emu.kernels().rope(null, xs.address(), ints(a, pos).address(), nTok, heads, headDim, base, scale);
             float[] got = toFloats(xs, x.length);
             for (int t = 0; t < nTok; t++) {
                 for (int h = 0; h < heads; h++) {

@@ -23,6 +23,7 @@ import static io.gemmaserving.runtime.engine.cuda.CudaEmulator.bytes;
 import static io.gemmaserving.runtime.engine.cuda.CudaEmulator.floats;
 import static io.gemmaserving.runtime.engine.cuda.CudaEmulator.ints;
 import static io.gemmaserving.runtime.engine.cuda.CudaEmulator.nans;
+import static io.gemmaserving.runtime.engine.cuda.CudaEmulator.tensor;
 import static io.gemmaserving.runtime.engine.cuda.CudaEmulator.toFloats;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -31,12 +32,13 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 /**
  * quant.cu on the CUDA emulation against the engine's Java reference, for every weight format the CUDA engine
  * uploads (random but valid blocks from {@link TestData}): {@code embed} and {@code dequant_bf16} against
- * {@link WeightTensor#dequantizeRow}, {@code matvec} against {@link ScalarBackend#matmul}.
+ * {@link WeightTensor#dequantizeRow}, {@code matvec} and {@code matvec_bf16} against {@link ScalarBackend#matmul};
+ * launched through the product's {@link Kernels}, so with its grid and block shapes and argument lists.
  */
 @Tag("unit")
 class QuantKernelsEmuTest {
 
-    static final List<String> KERNELS = List.of("matvec", "dequant_bf16", "embed");
+    static final List<String> KERNELS = List.of("matvec", "matvec_bf16", "dequant_bf16", "embed");
     static final double U = 0x1p-24; // float32 unit roundoff
 
     private CudaEmulator emu;
@@ -68,9 +70,8 @@ class QuantKernelsEmuTest {
         for (float scale : new float[] {1f, (float) Math.sqrt(640)}) {
             try (Arena a = Arena.ofConfined()) {
                 MemorySegment out = nans(a, tokens.length * cols);
-                emu.launch("embed", Dim.of(tokens.length), Dim.of(128), new Args().ptr(bytes(a, table))
-                        .i32(type.ggmlId).i64(type.bytesFor(cols)).i32(vocab).i32(cols).ptr(ints(a, tokens))
-                        .f32(scale).ptr(out));
+                emu.kernels().embed(null, tensor(a, table, type, vocab, cols), ints(a, tokens).address(),
+                        tokens.length, scale, out.address());
                 float[] got = toFloats(out, tokens.length * cols);
                 float[] row = new float[cols];
                 for (int t = 0; t < tokens.length; t++) {
@@ -93,7 +94,6 @@ class QuantKernelsEmuTest {
     /**
      * Rows row0 .. row0 + rows of the dequantized weight, rounded to bf16 (nearest, ties to even): exact, since the
      * dequantized values are exact (see above) and {@link ElementwiseKernelsEmuTest#bf16Bits} rounds independently.
-     * A grid smaller than the work exercises the grid-stride loop.
      */
     @ParameterizedTest
     @MethodSource("types")
@@ -106,8 +106,7 @@ class QuantKernelsEmuTest {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(2L * rows * cols, 256);
             out.fill((byte) 0xff);
-            emu.launch("dequant_bf16", Dim.of(3), Dim.of(64), new Args().ptr(bytes(a, bytes)).i32(type.ggmlId)
-                    .i64(type.bytesFor(cols)).i32(row0).i32(rows).i32(cols).ptr(out));
+            emu.kernels().dequantBf16(null, tensor(a, bytes, type, total, cols), row0, rows, out.address());
             float[] row = new float[cols];
             for (int r = 0; r < rows; r++) {
                 w.dequantizeRow(row0 + r, row, 0);
@@ -142,15 +141,47 @@ class QuantKernelsEmuTest {
             new ScalarBackend().matmul(w, x, want, batch);
             try (Arena a = Arena.ofConfined()) {
                 MemorySegment out = nans(a, batch * rows);
-                emu.launch("matvec", Dim.of((rows + 3) / 4, (batch + 7) / 8), Dim.of(128), new Args()
-                        .ptr(bytes(a, bytes)).i32(type.ggmlId).i64(type.bytesFor(cols)).i32(rows).i32(cols)
-                        .ptr(floats(a, x)).ptr(out).i32(batch));
+                emu.kernels().matvec(null, tensor(a, bytes, type, rows, cols), floats(a, x).address(),
+                        out.address(), batch);
                 float[] got = toFloats(out, batch * rows);
                 for (int b = 0; b < batch; b++) {
                     for (int r = 0; r < rows; r++) {
                         double tol = (cols + cols / 32.0 + 8) * U * TestData.absDot(w, r, x, b * cols);
                         assertEquals(want[b * rows + r], got[b * rows + r], tol,
                                 type + " batch " + batch + " b " + b + " row " + r);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * The BF16 matvec with 16-byte loads: the same bound as {@link #matvecMatchesTheScalarBackend}, the kernel's
+     * lane sums now of 8-product groups ({@code cols / 32} roundings and 8 per group). Column counts: a whole
+     * number of 32-lane sweeps, and one that leaves lanes idle on the last.
+     */
+    @Test
+    void matvecBf16MatchesTheScalarBackend() {
+        Random rnd = new Random(4);
+        int rows = 9;
+        for (int cols : new int[] {512, 296}) {
+            byte[] bytes = TestData.randomBytes(TensorType.BF16, rows, cols, rnd);
+            WeightTensor w = Tensors.of("w", TensorType.BF16, rows, cols, TestData.segment(bytes));
+            for (int batch : new int[] {1, 8, 9}) {
+                float[] x = TestData.randomVector(batch * cols, rnd);
+                float[] want = new float[batch * rows];
+                new ScalarBackend().matmul(w, x, want, batch);
+                try (Arena a = Arena.ofConfined()) {
+                    MemorySegment out = nans(a, batch * rows);
+                    emu.kernels().matvecBf16(null, tensor(a, bytes, TensorType.BF16, rows, cols),
+                            floats(a, x).address(), out.address(), batch);
+                    float[] got = toFloats(out, batch * rows);
+                    for (int b = 0; b < batch; b++) {
+                        for (int r = 0; r < rows; r++) {
+                            double tol = (cols + cols / 32.0 + 16) * U * TestData.absDot(w, r, x, b * cols);
+                            assertEquals(want[b * rows + r], got[b * rows + r], tol,
+                                    "cols " + cols + " batch " + batch + " b " + b + " row " + r);
+                        }
                     }
                 }
             }
