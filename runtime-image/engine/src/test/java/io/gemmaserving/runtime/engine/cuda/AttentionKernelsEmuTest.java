@@ -46,7 +46,7 @@ class AttentionKernelsEmuTest {
     /** Each token's keys and values land at slot {@code pos % cap} of its own sequence's cache, nothing else moves. */
     @Test
     void kvStoreWritesSlotPosModCapOfItsSequence() {
-        int width = 2 * 32;
+        int width = 4 * 128; // wider than the 256-thread block: the stride loop runs twice
         int[] caps = {5, 8, 3};
         int[] seq = {2, 0, 2, 1, 0};
         int[] pos = {7, 0, 9, 4, 12}; // slots 1, 0, 0, 4, 2
