@@ -10,7 +10,7 @@
 //     fibers run in changes on every pass (a seeded shuffle), so a missing barrier shows as a wrong result;
 //   - __syncthreads(): every thread of the block meets there. A thread that has returned while others wait at a
 //     barrier is an error (CUDA: undefined behaviour; the block's barrier count never completes in general);
-//   - warps of 32 consecutive threads: __shfl_*_sync exchange values through a per-thread slot between two warp
+//   - warps of 32 consecutive threads: __shfl_*_sync (and __syncwarp) exchange values through a per-thread slot between two warp
 //     rendezvous; every lane of a full mask must take part, lanes that exited or sit at a different operation are
 //     an error (CUDA: undefined behaviour). Only the full mask 0xffffffff and width 32 are supported;
 //   - __shared__ variables live in one section of the library; it is filled with 0xff bytes (NaN as float,
@@ -31,7 +31,6 @@
 #include <functional>
 #include <mutex>
 #include <string>
-#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -78,7 +77,6 @@ struct Fiber {
     State state;
     const char* op; // the warp operation it waits at (all lanes must agree)
     uint64_t slot;  // value it offers to its warp in a shuffle
-    unsigned char* stack = nullptr;
 };
 
 struct Launch {
@@ -174,16 +172,16 @@ T __shfl_sync(unsigned mask, T v, int src_lane, int width = 32) {
 inline void __syncwarp(unsigned mask = 0xffffffffu) { emu::exchange("__syncwarp", mask, 32, 0, emu::lane_id()); }
 
 // Atomics: one fiber runs at a time and none is switched out inside these, so a plain update is atomic.
-template <typename T>
-T atomicAdd(T* p, T v) { T old = *p; *p = old + v; return old; }
-template <typename T>
-T atomicMax(T* p, T v) { T old = *p; *p = old < v ? v : old; return old; }
-template <typename T>
-T atomicMin(T* p, T v) { T old = *p; *p = v < old ? v : old; return old; }
-template <typename T>
-T atomicExch(T* p, T v) { T old = *p; *p = v; return old; }
-template <typename T>
-T atomicCAS(T* p, T cmp, T v) { T old = *p; if (old == cmp) *p = v; return old; }
+template <typename T, typename V>
+T atomicAdd(T* p, V v) { T old = *p; *p = old + (T) v; return old; }
+template <typename T, typename V>
+T atomicMax(T* p, V v) { T old = *p; *p = old < (T) v ? (T) v : old; return old; }
+template <typename T, typename V>
+T atomicMin(T* p, V v) { T old = *p; *p = (T) v < old ? (T) v : old; return old; }
+template <typename T, typename V>
+T atomicExch(T* p, V v) { T old = *p; *p = (T) v; return old; }
+template <typename T, typename V>
+T atomicCAS(T* p, V cmp, V v) { T old = *p; if (old == (T) cmp) *p = (T) v; return old; }
 
 // Bit casts and math as CUDA's device library names them.
 inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; }
@@ -200,6 +198,8 @@ inline unsigned int min(unsigned int a, unsigned int b) { return a < b ? a : b; 
 inline unsigned int max(unsigned int a, unsigned int b) { return a > b ? a : b; }
 inline long long min(long long a, long long b) { return a < b ? a : b; }
 inline long long max(long long a, long long b) { return a > b ? a : b; }
+inline float min(float a, float b) { return fminf(a, b); }
+inline float max(float a, float b) { return fmaxf(a, b); }
 // expf, tanhf, powf, fmaxf, sincosf (a GNU extension, on by default in g++) ... come from glibc's math.h.
 
 // The section of every __shared__ variable in this library (hidden: each kernel library has its own); weak, so
@@ -208,6 +208,12 @@ extern "C" __attribute__((weak, visibility("hidden"))) unsigned char __start_emu
 extern "C" __attribute__((weak, visibility("hidden"))) unsigned char __stop_emu_shared[];
 
 namespace emu {
+
+// One launch at a time per library (its state, g_launch and the built-in variables, serves one), whatever the kernel.
+inline std::mutex& launch_lock() { static std::mutex m; return m; }
+
+// Thread stacks, kept for the library's life and shared by all its kernels.
+inline std::vector<unsigned char*>& stack_pool() { static std::vector<unsigned char*> pool; return pool; }
 
 // A stack with an inaccessible page below it, so that an overflow faults instead of corrupting a neighbour.
 inline unsigned char* new_stack() {
@@ -282,15 +288,14 @@ void call(void (*kernel)(A...), void** params, std::index_sequence<I...>) {
 // parameter, pointing at its value). Returns "" or what went wrong.
 template <typename... A>
 std::string launch(void (*kernel)(A...), dim3 grid, dim3 block, size_t dyn_shared, void** params, uint64_t seed) {
-    static std::mutex one_at_a_time;
-    std::lock_guard<std::mutex> lock(one_at_a_time);
+    std::lock_guard<std::mutex> lock(launch_lock());
     size_t threads = (size_t) block.x * block.y * block.z;
     size_t shared = (size_t) (__stop_emu_shared - __start_emu_shared);
     if (threads == 0 || threads > 1024 || block.z > 64) return "block " + std::to_string(threads) + " threads: out of CUDA's limits";
     if (grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.y > 65535 || grid.z > 65535) return "grid out of CUDA's limits";
     if (shared + dyn_shared > kMaxShared) return "shared memory " + std::to_string(shared + dyn_shared) + " bytes > 48 KiB";
     if (dyn_shared > 0) return "dynamic shared memory is not modelled";
-    static std::vector<unsigned char*> stacks;
+    std::vector<unsigned char*>& stacks = stack_pool();
     while (stacks.size() < threads) {
         unsigned char* s = new_stack();
         if (!s) return "out of memory for thread stacks";
