@@ -13,7 +13,10 @@ import io.gemmaserving.runtime.engine.cuda.bindings.CudaLibraries;
 import io.gemmaserving.runtime.engine.cuda.bindings.Nccl;
 import io.gemmaserving.runtime.engine.cuda.bindings.Nvrtc;
 import io.gemmaserving.runtime.engine.model.GemmaConfig;
+import io.gemmaserving.runtime.engine.model.GemmaWeights;
 import io.gemmaserving.runtime.engine.model.ModelLoader;
+import io.gemmaserving.runtime.engine.tensor.TensorType;
+import io.gemmaserving.runtime.engine.tensor.WeightTensor;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
@@ -106,7 +109,7 @@ public final class CudaEngine implements Engine {
             long t0 = System.nanoTime();
             CudaEngine e = new CudaEngine(b.name(), b.config(), b.tokenizer(), b.files(), options.tensorParallelSize(),
                     settings, (rank, sp) -> DeviceWeights.upload(b.config(), b.weights(), sp, rank.index(), rank.uploader()),
-                    b.weights().bytes());
+                    b.weights().bytes(), tensorSpecs(b.config(), b.weights()));
             LOG.log(Level.INFO, String.format(Locale.ROOT, "Loaded %s onto the GPU in %.2f s: %s", b.name(),
                     (System.nanoTime() - t0) / 1e9, e.description));
             return e;
@@ -122,7 +125,8 @@ public final class CudaEngine implements Engine {
      */
     public static CudaEngine synthetic(String name, GemmaConfig cfg, int tensorParallelSize, Settings settings, int seed) {
         return new CudaEngine(name, cfg, null, null, tensorParallelSize, settings,
-                (rank, sp) -> DeviceWeights.random(cfg, sp, rank.index(), rank.filler(), seed), bf16Bytes(cfg));
+                (rank, sp) -> DeviceWeights.random(cfg, sp, rank.index(), rank.filler(), seed), bf16Bytes(cfg),
+                tensorSpecs(cfg, null));
     }
 
     /** Bytes of {@code cfg}'s embedding and projections in BF16 (what one decode step reads), norms left out. */
@@ -139,7 +143,8 @@ public final class CudaEngine implements Engine {
     }
 
     private CudaEngine(String name, GemmaConfig cfg, GemmaTokenizer tokenizer, AutoCloseable files, int tp,
-                       Settings settings, WeightMaker weights, long weightBytes) {
+                       Settings settings, WeightMaker weights, long weightBytes,
+                       List<DeviceMemoryPlan.TensorSpec> tensors) {
         this.cfg = cfg;
         this.tokenizer = tokenizer;
         this.files = files;
@@ -167,7 +172,7 @@ public final class CudaEngine implements Engine {
                 ranks[r] = new Rank(cu, r, r % devices, ptx, cublas, LOG);
                 opened.add(ranks[r]);
             }
-            checkFits(weightBytes);
+            checkFits(tensors);
             long totalWeights = 0;
             for (Rank r : ranks) {
                 r.makeCurrent();
@@ -206,7 +211,7 @@ public final class CudaEngine implements Engine {
         }
     }
 
-    static io.gemmaserving.runtime.engine.cuda.ModelDims dims(GemmaConfig c) {
+    static ModelDims dims(GemmaConfig c) {
         return new ModelDims(c.hidden(), c.layers(), c.heads(), c.kvHeads(), c.headDim(), c.ffn(), c.vocab(),
                 c.slidingWindow(), c.localLayers());
     }
@@ -279,20 +284,55 @@ public final class CudaEngine implements Engine {
         return new AllReduce.PeerAllReduce(cu);
     }
 
-    /** Refuses, in one line, a model whose weights and workspace do not fit the first GPU's free memory. */
-    private void checkFits(long weightBytes) {
+    /**
+     * Refuses, in one line, a model that does not fit the first GPU: its {@link DeviceMemoryPlan} (weight shards,
+     * the KV cache of one sequence of the full context up to 8192 positions, the workspace) for every rank placed on
+     * it, against 90 % of its free memory.
+     */
+    private void checkFits(List<DeviceMemoryPlan.TensorSpec> tensors) {
         ranks[0].makeCurrent();
         long[] freeTotal = cu.memGetInfo();
-        long perRank = weightBytes / plan.tp();
-        long ws = Workspace.layout(cfg, plan, settings.maxTokensPerPass(), settings.maxLogitRows(), true, true,
-                plan.tp() - 1).bytes();
+        DeviceMemoryPlan.Limits limits = new DeviceMemoryPlan.Limits(Math.min(cfg.contextLength(), 8192), 1,
+                settings.maxChunk(), settings.maxTokensPerPass());
+        DeviceMemoryPlan p = DeviceMemoryPlan.of(dims(cfg), plan, tensors, limits, 0);
         int ranksOnDevice0 = (plan.tp() + cu.deviceCount() - 1) / cu.deviceCount();
-        long need = (perRank + ws) * ranksOnDevice0;
-        if (need > freeTotal[0]) {
+        long need = p.totalBytes() * ranksOnDevice0;
+        LOG.log(Level.INFO, p.describe() + (ranksOnDevice0 > 1 ? " (x" + ranksOnDevice0 + " ranks on it)" : ""));
+        if (need > (long) (freeTotal[0] * 0.9)) {
             throw new EngineUnavailableException(String.format(Locale.ROOT,
-                    "the model needs %.2f GiB per GPU (weights and workspace), %.2f GiB of %.2f GiB are free",
-                    need / GIB, freeTotal[0] / GIB, freeTotal[1] / GIB));
+                    "the model does not fit the GPU: it needs %.2f GiB (%s), %.2f GiB of %.2f GiB are free",
+                    need / GIB, p.describe(), freeTotal[0] / GIB, freeTotal[1] / GIB));
         }
+    }
+
+    /** The plan's view of a model's tensors: GGUF names, stored types, shapes ({@code w} null: all BF16). */
+    static List<DeviceMemoryPlan.TensorSpec> tensorSpecs(GemmaConfig c, GemmaWeights w) {
+        List<DeviceMemoryPlan.TensorSpec> t = new ArrayList<>();
+        int qDim = c.heads() * c.headDim();
+        int kvDim = c.kvHeads() * c.headDim();
+        t.add(spec("token_embd.weight", w == null ? null : w.tokenEmbd(), c.vocab(), c.hidden()));
+        for (int i = 0; i < c.layers(); i++) {
+            String p = "blk." + i + ".";
+            var L = w == null ? null : w.layers()[i];
+            t.add(spec(p + "attn_q.weight", L == null ? null : L.q(), qDim, c.hidden()));
+            t.add(spec(p + "attn_k.weight", L == null ? null : L.k(), kvDim, c.hidden()));
+            t.add(spec(p + "attn_v.weight", L == null ? null : L.v(), kvDim, c.hidden()));
+            t.add(spec(p + "attn_output.weight", L == null ? null : L.o(), c.hidden(), qDim));
+            t.add(spec(p + "ffn_gate.weight", L == null ? null : L.gate(), c.ffn(), c.hidden()));
+            t.add(spec(p + "ffn_up.weight", L == null ? null : L.up(), c.ffn(), c.hidden()));
+            t.add(spec(p + "ffn_down.weight", L == null ? null : L.down(), c.hidden(), c.ffn()));
+            // four norms of hidden floats (two on Gemma 1), QK norms are head_dim: counted as one f32 row of 4 x hidden
+            t.add(new DeviceMemoryPlan.TensorSpec(p + "norms", TensorType.F32, 1,
+                    4 * c.hidden()));
+        }
+        return t;
+    }
+
+    private static DeviceMemoryPlan.TensorSpec spec(String name, WeightTensor t,
+                                                    long rows, int cols) {
+        return t == null
+                ? new DeviceMemoryPlan.TensorSpec(name, TensorType.BF16, rows, cols)
+                : new DeviceMemoryPlan.TensorSpec(name, t.type(), t.rows(), t.cols());
     }
 
     private static final double GIB = 1L << 30;
