@@ -5,13 +5,10 @@ import io.gemmaserving.runtime.engine.EngineOptions;
 import io.gemmaserving.runtime.engine.EngineUnavailableException;
 import io.gemmaserving.runtime.engine.GemmaTokenizer;
 import io.gemmaserving.runtime.engine.ModelInfo;
-import io.gemmaserving.runtime.engine.cuda.bindings.Cublas;
-import io.gemmaserving.runtime.engine.cuda.bindings.CudaDriver;
+import io.gemmaserving.runtime.engine.cuda.bindings.Blas;
 import io.gemmaserving.runtime.engine.cuda.bindings.CudaException;
-import io.gemmaserving.runtime.engine.cuda.bindings.CudaGraphApi;
-import io.gemmaserving.runtime.engine.cuda.bindings.CudaLibraries;
-import io.gemmaserving.runtime.engine.cuda.bindings.Nccl;
-import io.gemmaserving.runtime.engine.cuda.bindings.Nvrtc;
+import io.gemmaserving.runtime.engine.cuda.bindings.Driver;
+import io.gemmaserving.runtime.engine.cuda.bindings.Graphs;
 import io.gemmaserving.runtime.engine.model.GemmaConfig;
 import io.gemmaserving.runtime.engine.model.GemmaWeights;
 import io.gemmaserving.runtime.engine.model.ModelLoader;
@@ -80,7 +77,7 @@ public final class CudaEngine implements Engine {
         }
     }
 
-    private final CudaDriver cu;
+    private final Driver cu;
     private final GemmaConfig cfg;
     private final ModelInfo info;
     private final GemmaTokenizer tokenizer;
@@ -91,7 +88,7 @@ public final class CudaEngine implements Engine {
     private final AllReduce allReduce;
     private final StepLayout.Offsets offsets;
     private final ForwardPass forward;
-    private final CudaGraphApi graphApi;
+    private final Graphs graphApi;
     private final GraphPlan graphPlan;
     private final Map<GraphPlan.Shape, MemorySegment> graphs = new HashMap<>();
     private final int[] window;
@@ -104,10 +101,15 @@ public final class CudaEngine implements Engine {
     }
 
     public static CudaEngine open(Path model, EngineOptions options, Settings settings) throws IOException {
+        return open(model, options, settings, CudaApis.load(settings.ptxDir()));
+    }
+
+    /** As {@link #open(Path, EngineOptions, Settings)} on the given libraries (a host emulation in the tests). */
+    static CudaEngine open(Path model, EngineOptions options, Settings settings, CudaApis apis) throws IOException {
         ModelLoader.Bound b = ModelLoader.bind(model);
         try {
             long t0 = System.nanoTime();
-            CudaEngine e = new CudaEngine(b.name(), b.config(), b.tokenizer(), b.files(), options.tensorParallelSize(),
+            CudaEngine e = new CudaEngine(apis, b.name(), b.config(), b.tokenizer(), b.files(), options.tensorParallelSize(),
                     settings, (rank, sp) -> DeviceWeights.upload(b.config(), b.weights(), sp, rank.index(), rank.uploader()),
                     b.weights().bytes(), tensorSpecs(b.config(), b.weights()));
             LOG.log(Level.INFO, String.format(Locale.ROOT, "Loaded %s onto the GPU in %.2f s: %s", b.name(),
@@ -124,7 +126,7 @@ public final class CudaEngine implements Engine {
      * read or copy). No tokenizer.
      */
     public static CudaEngine synthetic(String name, GemmaConfig cfg, int tensorParallelSize, Settings settings, int seed) {
-        return new CudaEngine(name, cfg, null, null, tensorParallelSize, settings,
+        return new CudaEngine(CudaApis.load(settings.ptxDir()), name, cfg, null, null, tensorParallelSize, settings,
                 (rank, sp) -> DeviceWeights.random(cfg, sp, rank.index(), rank.filler(), seed), bf16Bytes(cfg),
                 tensorSpecs(cfg, null));
     }
@@ -142,23 +144,22 @@ public final class CudaEngine implements Engine {
         DeviceWeights make(Rank rank, ShardingPlan plan);
     }
 
-    private CudaEngine(String name, GemmaConfig cfg, GemmaTokenizer tokenizer, AutoCloseable files, int tp,
+    private CudaEngine(CudaApis apis, String name, GemmaConfig cfg, GemmaTokenizer tokenizer, AutoCloseable files, int tp,
                        Settings settings, WeightMaker weights, long weightBytes,
                        List<DeviceMemoryPlan.TensorSpec> tensors) {
         this.cfg = cfg;
         this.tokenizer = tokenizer;
         this.files = files;
         this.settings = settings;
-        this.cu = CudaDriver.load();
-        cu.init();
+        this.cu = apis.driver();
         int devices = cu.deviceCount();
         if (tp > devices && !settings.shareDevices()) {
             throw new EngineUnavailableException("--tensor-parallel-size " + tp + " needs " + tp + " GPUs, "
                     + devices + " visible");
         }
         this.plan = ShardingPlan.of(dims(cfg), tp);
-        PtxSource ptx = settings.ptxDir() != null ? PtxSource.directory(settings.ptxDir()) : PtxSource.nvrtc(Nvrtc.load());
-        Cublas cublas = loadCublas();
+        PtxSource ptx = apis.ptx();
+        Blas cublas = apis.blas();
         this.offsets = StepLayout.Offsets.of(settings.maxTokensPerPass(), settings.maxSeqsPerPass(),
                 settings.maxLogitRows(), cfg.layers());
         this.window = new int[cfg.layers()];
@@ -187,9 +188,9 @@ public final class CudaEngine implements Engine {
                 r.makeCurrent();
                 r.synchronize(); // uploads and fills done before the first step
             }
-            this.allReduce = tp == 1 ? null : allReduceFor(ranks);
+            this.allReduce = tp == 1 ? null : allReduceFor(ranks, apis);
             this.forward = new ForwardPass(cfg, plan, ranks, allReduce, offsets);
-            this.graphApi = tp == 1 && settings.graphs() ? loadGraphs() : null;
+            this.graphApi = tp == 1 && settings.graphs() ? apis.graphs() : null;
             this.graphPlan = new GraphPlan(graphApi != null, Matmul.MATVEC_MAX_ROWS, 8);
             long shown = weightBytes > 0 ? weightBytes : totalWeights;
             int vocab = Math.toIntExact(ranks[0].weights().embedding().rows());
@@ -237,25 +238,7 @@ public final class CudaEngine implements Engine {
         };
     }
 
-    private static Cublas loadCublas() {
-        try {
-            return Cublas.load();
-        } catch (CudaException | UnsatisfiedLinkError e) {
-            LOG.log(Level.WARNING, "cuBLAS not found (" + e.getMessage() + "): prefill runs on the matvec kernels");
-            return null;
-        }
-    }
-
-    private CudaGraphApi loadGraphs() {
-        try {
-            return new CudaGraphApi(CudaLibraries.driver(), cu);
-        } catch (CudaException e) {
-            LOG.log(Level.WARNING, "CUDA graphs unavailable (" + e.getMessage() + "): decode launches each kernel");
-            return null;
-        }
-    }
-
-    private AllReduce allReduceFor(Rank[] rs) {
+    private AllReduce allReduceFor(Rank[] rs, CudaApis apis) {
         boolean distinct = true;
         for (int i = 0; i < rs.length; i++) {
             for (int j = i + 1; j < rs.length; j++) {
@@ -268,7 +251,7 @@ public final class CudaEngine implements Engine {
                 for (int i = 0; i < rs.length; i++) {
                     ordinals[i] = rs[i].ordinal();
                 }
-                return new AllReduce.NcclAllReduce(cu, Nccl.load(), ordinals);
+                return new AllReduce.NcclAllReduce(cu, apis.nccl().get(), ordinals);
             } catch (CudaException e) {
                 LOG.log(Level.INFO, "NCCL unavailable (" + e.getMessage() + "): peer-copy all-reduce");
             }

@@ -1,6 +1,7 @@
 package io.gemmaserving.runtime.engine.cuda;
 
 import io.gemmaserving.runtime.engine.cuda.bindings.CudaDriver;
+import io.gemmaserving.runtime.engine.cuda.bindings.Driver;
 import io.gemmaserving.runtime.engine.cuda.bindings.CudaException;
 import io.gemmaserving.runtime.engine.tensor.TensorType;
 import java.lang.foreign.Arena;
@@ -22,12 +23,12 @@ public final class Kernels implements AutoCloseable {
     private static final int ELEMENTWISE_BLOCK = 256;
     private static final int MAX_GRID = 65535;
 
-    private final CudaDriver cu;
+    private final Driver cu;
     private final List<MemorySegment> modules = new ArrayList<>();
     private final Map<String, MemorySegment> functions = new HashMap<>();
 
     /** Loads every source's PTX (for compute capability {@code cc}) into the current context. */
-    public Kernels(CudaDriver cu, PtxSource source, int cc, System.Logger log) {
+    public Kernels(Driver cu, PtxSource source, int cc, System.Logger log) {
         this.cu = cu;
         for (Map.Entry<String, List<String>> e : KernelSources.ENTRIES.entrySet()) {
             MemorySegment module = load(source.ptx(e.getKey(), cc), e.getKey(), log);
