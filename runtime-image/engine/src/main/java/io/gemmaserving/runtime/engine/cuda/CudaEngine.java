@@ -126,7 +126,12 @@ public final class CudaEngine implements Engine {
      * read or copy). No tokenizer.
      */
     public static CudaEngine synthetic(String name, GemmaConfig cfg, int tensorParallelSize, Settings settings, int seed) {
-        return new CudaEngine(CudaApis.load(settings.ptxDir()), name, cfg, null, null, tensorParallelSize, settings,
+        return synthetic(name, cfg, tensorParallelSize, settings, seed, CudaApis.load(settings.ptxDir()));
+    }
+
+    static CudaEngine synthetic(String name, GemmaConfig cfg, int tensorParallelSize, Settings settings, int seed,
+                                CudaApis apis) {
+        return new CudaEngine(apis, name, cfg, null, null, tensorParallelSize, settings,
                 (rank, sp) -> DeviceWeights.random(cfg, sp, rank.index(), rank.filler(), seed), bf16Bytes(cfg),
                 tensorSpecs(cfg, null));
     }
@@ -180,9 +185,10 @@ public final class CudaEngine implements Engine {
                 r.setWeights(weights.make(r, plan));
                 totalWeights += r.weights().bytes();
                 boolean quantized = cublas != null && hasQuantized(r.weights());
-                Workspace ws = Workspace.layout(cfg, plan, settings.maxTokensPerPass(), settings.maxLogitRows(),
+                int vocab = Math.toIntExact(r.weights().embedding().rows());
+                Workspace ws = Workspace.layout(cfg, vocab, plan, settings.maxTokensPerPass(), settings.maxLogitRows(),
                         r.index() == 0, quantized, r.index() == 0 && tp > 1 ? tp - 1 : 0);
-                r.allocateBuffers(ws, offsets, r.index() == 0 ? 4L * settings.maxLogitRows() * cfg.vocab() : 0);
+                r.allocateBuffers(ws, offsets, r.index() == 0 ? 4L * settings.maxLogitRows() * vocab : 0);
             }
             for (Rank r : ranks) {
                 r.makeCurrent();

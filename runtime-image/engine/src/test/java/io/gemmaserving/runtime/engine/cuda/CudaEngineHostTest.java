@@ -4,6 +4,7 @@ import io.gemmaserving.runtime.engine.Engine;
 import io.gemmaserving.runtime.engine.EngineOptions;
 import io.gemmaserving.runtime.engine.cuda.bindings.CudaException;
 import io.gemmaserving.runtime.engine.cuda.check.LogitComparison;
+import io.gemmaserving.runtime.engine.model.GemmaConfig;
 import io.gemmaserving.runtime.engine.model.ModelLoader;
 import java.nio.file.Path;
 import java.util.List;
@@ -97,6 +98,34 @@ class CudaEngineHostTest {
         assertTrue(d.allocations() > 100, "weights uploaded tensor by tensor: " + d.allocations());
         gpu.close();
         assertEquals(0, d.allocations());
+    }
+
+    @Test
+    void aSyntheticBf16ModelRunsTheBf16KernelsAndDecodesTheSameAtTp1AndTp2OnlyWhereItShould() throws Exception {
+        // a small gemma-2 shape: BF16 weights made by the fill kernels, decoded through the seam
+        int layers = 2;
+        boolean[] local = {true, false};
+        GemmaConfig c = new GemmaConfig("gemma2", 64, layers, 4, 2, 32, 128, 100, 256, 1e-6f, 10000f, 10000f, 1f,
+                32f, 50f, 30f, 4, local, true, false, 8f, false);
+        List<float[]> first;
+        try (CudaEngine e = CudaEngine.synthetic("synthetic", c, 1, SMALL, 9, host(new HostCuda()))) {
+            assertTrue(io.gemmaserving.runtime.engine.cuda.check.DecodeBench.tokensPerSecond(e, 3, 20, 2, 3, 1) > 0);
+            first = LogitComparison.scenario(e, 40, 3);
+            for (float[] row : first) {
+                for (float v : row) {
+                    assertTrue(Float.isFinite(v) && Math.abs(v) <= 30f, "final soft-cap 30 bounds every logit: " + v);
+                }
+            }
+        }
+        try (CudaEngine e = CudaEngine.synthetic("synthetic", c, 1, SMALL, 9, host(new HostCuda()))) {
+            assertEquals(0.0, LogitComparison.compare(first, LogitComparison.scenario(e, 40, 3)).maxAbsDiff(),
+                    "the same seed makes the same model");
+        }
+        try (CudaEngine e = CudaEngine.synthetic("synthetic", c, 2, SMALL, 9, host(new HostCuda()))) {
+            // each rank fills its own shard from the seed, so TP=2 is another random model: it runs, it differs
+            LogitComparison.Result r = LogitComparison.compare(first, LogitComparison.scenario(e, 40, 3));
+            assertTrue(r.maxAbsDiff() > 0 && Double.isFinite(r.maxAbsDiff()), r.describe());
+        }
     }
 
     @Test

@@ -67,8 +67,33 @@ final class HostKernels {
                     }
                 }
             }
+            case "fill_random_bf16" -> {
+                long out = (long) a[0], n = (long) a[1];
+                int seed = (int) a[2];
+                float scale = (float) a[3];
+                for (long i = 0; i < n; i++) {
+                    d.setU16(out, i, bf16(scale * uniform(i, seed)));
+                }
+            }
+            case "fill_random_f32" -> {
+                long out = (long) a[0], n = (long) a[1];
+                int seed = (int) a[2];
+                float center = (float) a[3], scale = (float) a[4];
+                for (long i = 0; i < n; i++) {
+                    d.setF(out, i, center + scale * uniform(i, seed));
+                }
+            }
             default -> throw new AssertionError("kernel " + name + " is not emulated");
         }
+    }
+
+    /** elementwise.cu's uniform_pm1: splitmix64's finalizer of (i, seed), 24 bits to [-1, 1). */
+    static float uniform(long i, int seed) {
+        long z = i * 0x9E3779B97F4A7C15L + ((seed & 0xffffffffL) << 32);
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        z ^= z >>> 31;
+        return (float) (z >>> 40) * (2f / 16777216f) - 1f;
     }
 
     static short bf16(float f) {
