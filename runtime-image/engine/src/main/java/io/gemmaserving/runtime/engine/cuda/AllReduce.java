@@ -1,6 +1,7 @@
 package io.gemmaserving.runtime.engine.cuda;
 
 import io.gemmaserving.runtime.engine.cuda.bindings.CudaDriver;
+import io.gemmaserving.runtime.engine.cuda.bindings.Driver;
 import io.gemmaserving.runtime.engine.cuda.bindings.Nccl;
 import java.lang.foreign.MemorySegment;
 import java.util.function.IntToLongFunction;
@@ -21,11 +22,11 @@ public interface AllReduce extends AutoCloseable {
 
     /** NCCL, one communicator per GPU (ranks on distinct devices only). */
     final class NcclAllReduce implements AllReduce {
-        private final CudaDriver cu;
+        private final Driver cu;
         private final Nccl nccl;
         private final MemorySegment[] comms;
 
-        NcclAllReduce(CudaDriver cu, Nccl nccl, int[] ordinals) {
+        NcclAllReduce(Driver cu, Nccl nccl, int[] ordinals) {
             this.cu = cu;
             this.nccl = nccl;
             this.comms = nccl.commInitAll(ordinals);
@@ -62,9 +63,9 @@ public interface AllReduce extends AutoCloseable {
      * its buffer again. Moves 2 (tp - 1) x count floats through rank 0: fine for 2 ranks, a ring would scale better.
      */
     final class PeerAllReduce implements AllReduce {
-        private final CudaDriver cu;
+        private final Driver cu;
 
-        PeerAllReduce(CudaDriver cu) {
+        PeerAllReduce(Driver cu) {
             this.cu = cu;
         }
 

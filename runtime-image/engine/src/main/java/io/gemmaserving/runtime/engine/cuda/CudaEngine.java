@@ -5,15 +5,15 @@ import io.gemmaserving.runtime.engine.EngineOptions;
 import io.gemmaserving.runtime.engine.EngineUnavailableException;
 import io.gemmaserving.runtime.engine.GemmaTokenizer;
 import io.gemmaserving.runtime.engine.ModelInfo;
-import io.gemmaserving.runtime.engine.cuda.bindings.Cublas;
-import io.gemmaserving.runtime.engine.cuda.bindings.CudaDriver;
+import io.gemmaserving.runtime.engine.cuda.bindings.Blas;
 import io.gemmaserving.runtime.engine.cuda.bindings.CudaException;
-import io.gemmaserving.runtime.engine.cuda.bindings.CudaGraphApi;
-import io.gemmaserving.runtime.engine.cuda.bindings.CudaLibraries;
-import io.gemmaserving.runtime.engine.cuda.bindings.Nccl;
-import io.gemmaserving.runtime.engine.cuda.bindings.Nvrtc;
+import io.gemmaserving.runtime.engine.cuda.bindings.Driver;
+import io.gemmaserving.runtime.engine.cuda.bindings.Graphs;
 import io.gemmaserving.runtime.engine.model.GemmaConfig;
+import io.gemmaserving.runtime.engine.model.GemmaWeights;
 import io.gemmaserving.runtime.engine.model.ModelLoader;
+import io.gemmaserving.runtime.engine.tensor.TensorType;
+import io.gemmaserving.runtime.engine.tensor.WeightTensor;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
@@ -77,7 +77,7 @@ public final class CudaEngine implements Engine {
         }
     }
 
-    private final CudaDriver cu;
+    private final Driver cu;
     private final GemmaConfig cfg;
     private final ModelInfo info;
     private final GemmaTokenizer tokenizer;
@@ -88,7 +88,7 @@ public final class CudaEngine implements Engine {
     private final AllReduce allReduce;
     private final StepLayout.Offsets offsets;
     private final ForwardPass forward;
-    private final CudaGraphApi graphApi;
+    private final Graphs graphApi;
     private final GraphPlan graphPlan;
     private final Map<GraphPlan.Shape, MemorySegment> graphs = new HashMap<>();
     private final int[] window;
@@ -101,12 +101,17 @@ public final class CudaEngine implements Engine {
     }
 
     public static CudaEngine open(Path model, EngineOptions options, Settings settings) throws IOException {
+        return open(model, options, settings, CudaApis.load(settings.ptxDir()));
+    }
+
+    /** As {@link #open(Path, EngineOptions, Settings)} on the given libraries (a host emulation in the tests). */
+    static CudaEngine open(Path model, EngineOptions options, Settings settings, CudaApis apis) throws IOException {
         ModelLoader.Bound b = ModelLoader.bind(model);
         try {
             long t0 = System.nanoTime();
-            CudaEngine e = new CudaEngine(b.name(), b.config(), b.tokenizer(), b.files(), options.tensorParallelSize(),
+            CudaEngine e = new CudaEngine(apis, b.name(), b.config(), b.tokenizer(), b.files(), options.tensorParallelSize(),
                     settings, (rank, sp) -> DeviceWeights.upload(b.config(), b.weights(), sp, rank.index(), rank.uploader()),
-                    b.weights().bytes());
+                    b.weights().bytes(), tensorSpecs(b.config(), b.weights()));
             LOG.log(Level.INFO, String.format(Locale.ROOT, "Loaded %s onto the GPU in %.2f s: %s", b.name(),
                     (System.nanoTime() - t0) / 1e9, e.description));
             return e;
@@ -121,8 +126,14 @@ public final class CudaEngine implements Engine {
      * read or copy). No tokenizer.
      */
     public static CudaEngine synthetic(String name, GemmaConfig cfg, int tensorParallelSize, Settings settings, int seed) {
-        return new CudaEngine(name, cfg, null, null, tensorParallelSize, settings,
-                (rank, sp) -> DeviceWeights.random(cfg, sp, rank.index(), rank.filler(), seed), bf16Bytes(cfg));
+        return synthetic(name, cfg, tensorParallelSize, settings, seed, CudaApis.load(settings.ptxDir()));
+    }
+
+    static CudaEngine synthetic(String name, GemmaConfig cfg, int tensorParallelSize, Settings settings, int seed,
+                                CudaApis apis) {
+        return new CudaEngine(apis, name, cfg, null, null, tensorParallelSize, settings,
+                (rank, sp) -> DeviceWeights.random(cfg, sp, rank.index(), rank.filler(), seed), bf16Bytes(cfg),
+                tensorSpecs(cfg, null));
     }
 
     /** Bytes of {@code cfg}'s embedding and projections in BF16 (what one decode step reads), norms left out. */
@@ -138,22 +149,22 @@ public final class CudaEngine implements Engine {
         DeviceWeights make(Rank rank, ShardingPlan plan);
     }
 
-    private CudaEngine(String name, GemmaConfig cfg, GemmaTokenizer tokenizer, AutoCloseable files, int tp,
-                       Settings settings, WeightMaker weights, long weightBytes) {
+    private CudaEngine(CudaApis apis, String name, GemmaConfig cfg, GemmaTokenizer tokenizer, AutoCloseable files, int tp,
+                       Settings settings, WeightMaker weights, long weightBytes,
+                       List<DeviceMemoryPlan.TensorSpec> tensors) {
         this.cfg = cfg;
         this.tokenizer = tokenizer;
         this.files = files;
         this.settings = settings;
-        this.cu = CudaDriver.load();
-        cu.init();
+        this.cu = apis.driver();
         int devices = cu.deviceCount();
         if (tp > devices && !settings.shareDevices()) {
             throw new EngineUnavailableException("--tensor-parallel-size " + tp + " needs " + tp + " GPUs, "
                     + devices + " visible");
         }
         this.plan = ShardingPlan.of(dims(cfg), tp);
-        PtxSource ptx = settings.ptxDir() != null ? PtxSource.directory(settings.ptxDir()) : PtxSource.nvrtc(Nvrtc.load());
-        Cublas cublas = loadCublas();
+        PtxSource ptx = apis.ptx();
+        Blas cublas = apis.blas();
         this.offsets = StepLayout.Offsets.of(settings.maxTokensPerPass(), settings.maxSeqsPerPass(),
                 settings.maxLogitRows(), cfg.layers());
         this.window = new int[cfg.layers()];
@@ -167,24 +178,25 @@ public final class CudaEngine implements Engine {
                 ranks[r] = new Rank(cu, r, r % devices, ptx, cublas, LOG);
                 opened.add(ranks[r]);
             }
-            checkFits(weightBytes);
+            checkFits(tensors);
             long totalWeights = 0;
             for (Rank r : ranks) {
                 r.makeCurrent();
                 r.setWeights(weights.make(r, plan));
                 totalWeights += r.weights().bytes();
                 boolean quantized = cublas != null && hasQuantized(r.weights());
-                Workspace ws = Workspace.layout(cfg, plan, settings.maxTokensPerPass(), settings.maxLogitRows(),
+                int vocab = Math.toIntExact(r.weights().embedding().rows());
+                Workspace ws = Workspace.layout(cfg, vocab, plan, settings.maxTokensPerPass(), settings.maxLogitRows(),
                         r.index() == 0, quantized, r.index() == 0 && tp > 1 ? tp - 1 : 0);
-                r.allocateBuffers(ws, offsets, r.index() == 0 ? 4L * settings.maxLogitRows() * cfg.vocab() : 0);
+                r.allocateBuffers(ws, offsets, r.index() == 0 ? 4L * settings.maxLogitRows() * vocab : 0);
             }
             for (Rank r : ranks) {
                 r.makeCurrent();
                 r.synchronize(); // uploads and fills done before the first step
             }
-            this.allReduce = tp == 1 ? null : allReduceFor(ranks);
+            this.allReduce = tp == 1 ? null : allReduceFor(ranks, apis);
             this.forward = new ForwardPass(cfg, plan, ranks, allReduce, offsets);
-            this.graphApi = tp == 1 && settings.graphs() ? loadGraphs() : null;
+            this.graphApi = tp == 1 && settings.graphs() ? apis.graphs() : null;
             this.graphPlan = new GraphPlan(graphApi != null, Matmul.MATVEC_MAX_ROWS, 8);
             long shown = weightBytes > 0 ? weightBytes : totalWeights;
             int vocab = Math.toIntExact(ranks[0].weights().embedding().rows());
@@ -206,7 +218,7 @@ public final class CudaEngine implements Engine {
         }
     }
 
-    static io.gemmaserving.runtime.engine.cuda.ModelDims dims(GemmaConfig c) {
+    static ModelDims dims(GemmaConfig c) {
         return new ModelDims(c.hidden(), c.layers(), c.heads(), c.kvHeads(), c.headDim(), c.ffn(), c.vocab(),
                 c.slidingWindow(), c.localLayers());
     }
@@ -232,25 +244,7 @@ public final class CudaEngine implements Engine {
         };
     }
 
-    private static Cublas loadCublas() {
-        try {
-            return Cublas.load();
-        } catch (CudaException | UnsatisfiedLinkError e) {
-            LOG.log(Level.WARNING, "cuBLAS not found (" + e.getMessage() + "): prefill runs on the matvec kernels");
-            return null;
-        }
-    }
-
-    private CudaGraphApi loadGraphs() {
-        try {
-            return new CudaGraphApi(CudaLibraries.driver(), cu);
-        } catch (CudaException e) {
-            LOG.log(Level.WARNING, "CUDA graphs unavailable (" + e.getMessage() + "): decode launches each kernel");
-            return null;
-        }
-    }
-
-    private AllReduce allReduceFor(Rank[] rs) {
+    private AllReduce allReduceFor(Rank[] rs, CudaApis apis) {
         boolean distinct = true;
         for (int i = 0; i < rs.length; i++) {
             for (int j = i + 1; j < rs.length; j++) {
@@ -263,7 +257,7 @@ public final class CudaEngine implements Engine {
                 for (int i = 0; i < rs.length; i++) {
                     ordinals[i] = rs[i].ordinal();
                 }
-                return new AllReduce.NcclAllReduce(cu, Nccl.load(), ordinals);
+                return new AllReduce.NcclAllReduce(cu, apis.nccl().get(), ordinals);
             } catch (CudaException e) {
                 LOG.log(Level.INFO, "NCCL unavailable (" + e.getMessage() + "): peer-copy all-reduce");
             }
@@ -279,20 +273,55 @@ public final class CudaEngine implements Engine {
         return new AllReduce.PeerAllReduce(cu);
     }
 
-    /** Refuses, in one line, a model whose weights and workspace do not fit the first GPU's free memory. */
-    private void checkFits(long weightBytes) {
+    /**
+     * Refuses, in one line, a model that does not fit the first GPU: its {@link DeviceMemoryPlan} (weight shards,
+     * the KV cache of one sequence of the full context up to 8192 positions, the workspace) for every rank placed on
+     * it, against 90 % of its free memory.
+     */
+    private void checkFits(List<DeviceMemoryPlan.TensorSpec> tensors) {
         ranks[0].makeCurrent();
         long[] freeTotal = cu.memGetInfo();
-        long perRank = weightBytes / plan.tp();
-        long ws = Workspace.layout(cfg, plan, settings.maxTokensPerPass(), settings.maxLogitRows(), true, true,
-                plan.tp() - 1).bytes();
+        DeviceMemoryPlan.Limits limits = new DeviceMemoryPlan.Limits(Math.min(cfg.contextLength(), 8192), 1,
+                settings.maxChunk(), settings.maxTokensPerPass());
+        DeviceMemoryPlan p = DeviceMemoryPlan.of(dims(cfg), plan, tensors, limits, 0);
         int ranksOnDevice0 = (plan.tp() + cu.deviceCount() - 1) / cu.deviceCount();
-        long need = (perRank + ws) * ranksOnDevice0;
-        if (need > freeTotal[0]) {
+        long need = p.totalBytes() * ranksOnDevice0;
+        LOG.log(Level.INFO, p.describe() + (ranksOnDevice0 > 1 ? " (x" + ranksOnDevice0 + " ranks on it)" : ""));
+        if (need > (long) (freeTotal[0] * 0.9)) {
             throw new EngineUnavailableException(String.format(Locale.ROOT,
-                    "the model needs %.2f GiB per GPU (weights and workspace), %.2f GiB of %.2f GiB are free",
-                    need / GIB, freeTotal[0] / GIB, freeTotal[1] / GIB));
+                    "the model does not fit the GPU: it needs %.2f GiB (%s), %.2f GiB of %.2f GiB are free",
+                    need / GIB, p.describe(), freeTotal[0] / GIB, freeTotal[1] / GIB));
         }
+    }
+
+    /** The plan's view of a model's tensors: GGUF names, stored types, shapes ({@code w} null: all BF16). */
+    static List<DeviceMemoryPlan.TensorSpec> tensorSpecs(GemmaConfig c, GemmaWeights w) {
+        List<DeviceMemoryPlan.TensorSpec> t = new ArrayList<>();
+        int qDim = c.heads() * c.headDim();
+        int kvDim = c.kvHeads() * c.headDim();
+        t.add(spec("token_embd.weight", w == null ? null : w.tokenEmbd(), c.vocab(), c.hidden()));
+        for (int i = 0; i < c.layers(); i++) {
+            String p = "blk." + i + ".";
+            var L = w == null ? null : w.layers()[i];
+            t.add(spec(p + "attn_q.weight", L == null ? null : L.q(), qDim, c.hidden()));
+            t.add(spec(p + "attn_k.weight", L == null ? null : L.k(), kvDim, c.hidden()));
+            t.add(spec(p + "attn_v.weight", L == null ? null : L.v(), kvDim, c.hidden()));
+            t.add(spec(p + "attn_output.weight", L == null ? null : L.o(), c.hidden(), qDim));
+            t.add(spec(p + "ffn_gate.weight", L == null ? null : L.gate(), c.ffn(), c.hidden()));
+            t.add(spec(p + "ffn_up.weight", L == null ? null : L.up(), c.ffn(), c.hidden()));
+            t.add(spec(p + "ffn_down.weight", L == null ? null : L.down(), c.hidden(), c.ffn()));
+            // four norms of hidden floats (two on Gemma 1), QK norms are head_dim: counted as one f32 row of 4 x hidden
+            t.add(new DeviceMemoryPlan.TensorSpec(p + "norms", TensorType.F32, 1,
+                    4 * c.hidden()));
+        }
+        return t;
+    }
+
+    private static DeviceMemoryPlan.TensorSpec spec(String name, WeightTensor t,
+                                                    long rows, int cols) {
+        return t == null
+                ? new DeviceMemoryPlan.TensorSpec(name, TensorType.BF16, rows, cols)
+                : new DeviceMemoryPlan.TensorSpec(name, t.type(), t.rows(), t.cols());
     }
 
     private static final double GIB = 1L << 30;

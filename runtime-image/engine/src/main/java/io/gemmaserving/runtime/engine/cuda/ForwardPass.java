@@ -67,7 +67,7 @@ final class ForwardPass {
             k.gatherRows(r.stream(), ws.x(), r.layoutDevice() + offsets.logit(), ws.logitIn(), logitRows, hidden);
             k.rmsnorm(r.stream(), ws.logitIn(), r.weights().outputNorm(), ws.logitIn(), logitRows, hidden, cfg.rmsEps());
             r.matmul().run(r.stream(), r.weights().embedding(), ws.logitIn(), ws.logits(), logitRows);
-            k.softcap(r.stream(), ws.logits(), (long) logitRows * cfg.vocab(), cfg.finalSoftCap());
+            k.softcap(r.stream(), ws.logits(), logitRows * r.weights().embedding().rows(), cfg.finalSoftCap());
         }
     }
 

@@ -1,6 +1,7 @@
 package io.gemmaserving.runtime.engine.cuda;
 
 import io.gemmaserving.runtime.engine.cuda.bindings.CudaDriver;
+import io.gemmaserving.runtime.engine.cuda.bindings.Driver;
 import io.gemmaserving.runtime.engine.cuda.bindings.CudaException;
 import io.gemmaserving.runtime.engine.tensor.TensorType;
 import java.lang.foreign.Arena;
@@ -30,13 +31,13 @@ public final class Kernels implements AutoCloseable {
         void launch(String kernel, int gx, int gy, int block, MemorySegment stream, KernelArgs args);
     }
 
-    private final CudaDriver cu;
+    private final Driver cu;
     private final List<MemorySegment> modules = new ArrayList<>();
     private final Map<String, MemorySegment> functions = new HashMap<>();
     private final Launcher launcher;
 
     /** Loads every source's PTX (for compute capability {@code cc}) into the current context. */
-    public Kernels(CudaDriver cu, PtxSource source, int cc, System.Logger log) {
+    public Kernels(Driver cu, PtxSource source, int cc, System.Logger log) {
         this.cu = cu;
         this.launcher = this::launchOnDevice;
         for (Map.Entry<String, List<String>> e : KernelSources.ENTRIES.entrySet()) {

@@ -1,5 +1,6 @@
 package io.gemmaserving.runtime.engine.cuda;
 
+import io.gemmaserving.runtime.engine.cuda.bindings.Blas;
 import io.gemmaserving.runtime.engine.cuda.bindings.Cublas;
 import io.gemmaserving.runtime.engine.tensor.TensorType;
 import java.lang.foreign.MemorySegment;
@@ -29,11 +30,11 @@ public final class Matmul {
     }
 
     private final Kernels kernels;
-    private final Cublas cublas;        // null: no cuBLAS
+    private final Blas cublas;        // null: no cuBLAS
     private final MemorySegment handle; // cuBLAS handle bound to the rank's stream
     private final Workspace ws;
 
-    public Matmul(Kernels kernels, Cublas cublas, MemorySegment handle, Workspace ws) {
+    public Matmul(Kernels kernels, Blas cublas, MemorySegment handle, Workspace ws) {
         this.kernels = kernels;
         this.cublas = cublas;
         this.handle = handle;

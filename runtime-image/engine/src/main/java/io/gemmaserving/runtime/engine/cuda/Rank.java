@@ -1,7 +1,9 @@
 package io.gemmaserving.runtime.engine.cuda;
 
+import io.gemmaserving.runtime.engine.cuda.bindings.Blas;
 import io.gemmaserving.runtime.engine.cuda.bindings.Cublas;
 import io.gemmaserving.runtime.engine.cuda.bindings.CudaDriver;
+import io.gemmaserving.runtime.engine.cuda.bindings.Driver;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
@@ -17,14 +19,14 @@ public final class Rank implements AutoCloseable {
 
     private static final long STAGING_BYTES = 8L << 20;
 
-    private final CudaDriver cu;
+    private final Driver cu;
     private final int index;
     private final int ordinal;
     private final int device;
     private final MemorySegment ctx;
     private final MemorySegment stream;
     private final Kernels kernels;
-    private final Cublas cublas;
+    private final Blas cublas;
     private final MemorySegment cublasHandle;
     private final MemorySegment partialDone;
     private final MemorySegment copyDone;
@@ -41,7 +43,7 @@ public final class Rank implements AutoCloseable {
     /**
      * @param cublas null when cuBLAS is not available (every product on the matvec kernels)
      */
-    public Rank(CudaDriver cu, int index, int ordinal, PtxSource ptx, Cublas cublas, System.Logger log) {
+    public Rank(Driver cu, int index, int ordinal, PtxSource ptx, Blas cublas, System.Logger log) {
         this.cu = cu;
         this.index = index;
         this.ordinal = ordinal;

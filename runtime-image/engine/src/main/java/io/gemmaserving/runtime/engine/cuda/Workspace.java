@@ -22,8 +22,8 @@ import io.gemmaserving.runtime.engine.model.GemmaConfig;
 public record Workspace(long x, long xb, long proj, long q, long att, long k, long v, long gate, long up, long half,
                         long dequant, long dequantBytes, long logitIn, long logits, long gather, long bytes) {
 
-    /** Offsets from 0 (add the allocation's base with {@link #at}). */
-    public static Workspace layout(GemmaConfig cfg, ShardingPlan sp, int maxTokens, int maxLogitRows, boolean rankZero,
+    /** Offsets from 0 (add the allocation's base with {@link #at}); {@code vocab}: the output head's rows. */
+    public static Workspace layout(GemmaConfig cfg, int vocab, ShardingPlan sp, int maxTokens, int maxLogitRows, boolean rankZero,
                                    boolean withDequant, int gatherPeers) {
         long t = maxTokens;
         int qDim = sp.headsPerDevice() * cfg.headDim();
@@ -43,7 +43,7 @@ public record Workspace(long x, long xb, long proj, long q, long att, long k, lo
         long dqBytes = withDequant ? DeviceMemoryPlan.DEQUANT_SCRATCH_BYTES : 0;
         long dequant = region(at, dqBytes);
         long logitIn = region(at, 4L * maxLogitRows * cfg.hidden());
-        long logits = region(at, rankZero ? 4L * maxLogitRows * cfg.vocab() : 0);
+        long logits = region(at, rankZero ? 4L * maxLogitRows * vocab : 0);
         long gather = region(at, 4 * t * cfg.hidden() * gatherPeers);
         return new Workspace(x, xb, proj, q, att, k, v, gate, up, half, dequant, dqBytes, logitIn, logits, gather, at[0]);
     }

@@ -16,7 +16,7 @@ import static io.gemmaserving.runtime.engine.cuda.bindings.Native.status;
  * replaces a decode step's hundreds of kernel launches. Kept apart from {@link CudaDriver} so that a driver older than
  * CUDA 11.4 (no {@code cuGraphInstantiateWithFlags}) still runs, without graphs.
  */
-public final class CudaGraphApi {
+public final class CudaGraphApi implements Graphs {
 
     /** CUstreamCaptureMode: only this thread's unsafe calls are prohibited during capture. */
     public static final int CAPTURE_MODE_THREAD_LOCAL = 1;
