@@ -1,23 +1,29 @@
-// Attention over a paged-by-sequence KV cache, for a batch of tokens from several sequences (continuous batching:
-// prefill chunks and decode steps together). One layer's cache is [max_seqs][cap][kv_heads][head_dim] f32 for keys
-// and the same for values; position p of a sequence lives in slot p % cap. Global layers have cap = max context;
-// sliding-window layers a ring of cap >= window + prefill chunk - 1 slots (only the window is ever read), so they
-// do not pay for the full context (vLLM #11938).
+// Attention over per-sequence KV caches, for a batch of tokens from several sequences (continuous batching:
+// prefill chunks and decode steps together). Each sequence of the pass has its own cache for this layer,
+// [cap][kv_heads][head_dim] f32 keys and the same for values, found through per-pass tables: k_ptr[s] and v_ptr[s]
+// (device addresses) and cap[s] (slots). Position p of a sequence lives in slot p % cap. Global layers have
+// cap >= the sequence's capacity (slot = position); sliding-window layers a ring of cap >= window + the longest
+// chunk - 1 slots (plus spare slots for rewinds), so they do not pay for the full context (vLLM #11938).
+// The tables live in device memory at addresses fixed for the engine's life, so a captured CUDA graph stays valid
+// while their contents change from step to step.
 #include "common.cuh"
 
 #define ATTN_WARPS 4
 #define ATTN_MAX_HEAD_DIM 256
 
-// Writes the new tokens' keys and values into the cache. k, v: [n_tok][kv_heads][head_dim].
-// Grid: n_tok blocks; block: any (threads stride over kv_heads * head_dim).
-extern "C" __global__ void kv_store(const float* k, const float* v, float* k_cache, float* v_cache,
-                                    const int* seq, const int* pos, int kv_heads, int head_dim, int cap) {
+// Writes the new tokens' keys and values into their sequences' caches, before attention reads them.
+// k, v: [n_tok][width] with width = kv_heads * head_dim; seq[t]: the token's sequence in the pass's tables.
+// Grid: n_tok blocks; block: any (threads stride over width).
+extern "C" __global__ void kv_store(const float* k, const float* v, const i64* k_ptr, const i64* v_ptr,
+                                    const int* cap, const int* seq, const int* pos, int width) {
     int t = blockIdx.x;
-    int width = kv_heads * head_dim;
-    i64 dst = ((i64) seq[t] * cap + pos[t] % cap) * width;
+    int s = seq[t];
+    float* kc = (float*) k_ptr[s];
+    float* vc = (float*) v_ptr[s];
+    i64 dst = (i64) (pos[t] % cap[s]) * width;
     for (int i = threadIdx.x; i < width; i += blockDim.x) {
-        k_cache[dst + i] = k[(i64) t * width + i];
-        v_cache[dst + i] = v[(i64) t * width + i];
+        kc[dst + i] = k[(i64) t * width + i];
+        vc[dst + i] = v[(i64) t * width + i];
     }
 }
 
@@ -29,9 +35,9 @@ extern "C" __global__ void kv_store(const float* k, const float* v, float* k_cac
 // Grid: (heads, n_tok); block: 128 threads = 4 warps. Each warp walks every 4th position with an online softmax
 // (running max, running sum, running weighted sum; lane owns dims lane, lane + 32, ...); the 4 partial results are
 // merged through shared memory at the end, so any context length works with fixed shared memory.
-extern "C" __global__ void attention(const float* q, const float* k_cache, const float* v_cache, float* out,
-                                     const int* seq, const int* pos, int heads, int kv_heads, int head_dim, int cap,
-                                     int window, float scale, float softcap) {
+extern "C" __global__ void attention(const float* q, const i64* k_ptr, const i64* v_ptr, const int* cap_of,
+                                     float* out, const int* seq, const int* pos, int heads, int kv_heads,
+                                     int head_dim, int window, float scale, float softcap) {
     __shared__ float sm_m[ATTN_WARPS];
     __shared__ float sm_l[ATTN_WARPS];
     __shared__ float sm_acc[ATTN_WARPS][ATTN_MAX_HEAD_DIM];
@@ -42,8 +48,10 @@ extern "C" __global__ void attention(const float* q, const float* k_cache, const
     int p_end = pos[t];
     int p_start = window > 0 ? max(0, p_end - window + 1) : 0;
     int width = kv_heads * head_dim;
-    const float* kc = k_cache + (i64) seq[t] * cap * width + (i64) kvh * head_dim;
-    const float* vc = v_cache + (i64) seq[t] * cap * width + (i64) kvh * head_dim;
+    int s_idx = seq[t];
+    int cap = cap_of[s_idx];
+    const float* kc = (const float*) k_ptr[s_idx] + (i64) kvh * head_dim;
+    const float* vc = (const float*) v_ptr[s_idx] + (i64) kvh * head_dim;
     const float* qv = q + ((i64) t * heads + h) * head_dim;
 
     float qr[ATTN_MAX_HEAD_DIM / 32];

@@ -13,15 +13,39 @@ typedef long long i64;
 #define GGML_F32 0
 #define GGML_F16 1
 #define GGML_Q4_0 2
+#define GGML_Q5_0 6
 #define GGML_Q8_0 8
 #define GGML_Q4_K 12
 #define GGML_Q6_K 14
 #define GGML_BF16 30
 
+// IEEE half -> float, exact for every input, in plain C++ (no inline PTX, so the kernels also compile for the host
+// tests' CUDA emulation): the 15 exponent+mantissa bits shifted into a float's place give the value scaled by
+// 2^-112, which one multiplication by 2^112 undoes exactly, subnormal halves included (needs denormals kept, as
+// without --use_fast_math / -ftz); Inf and NaN keep an all-ones exponent.
 __device__ __forceinline__ float f16_to_f32(u16 h) {
-    float f;
-    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
-    return f;
+    unsigned int em = (unsigned int) (h & 0x7fff) << 13;
+    float f = em >= (0x7c00u << 13) ? __uint_as_float(em | 0x7f800000u) : __uint_as_float(em) * 0x1p112f;
+    return __uint_as_float(__float_as_uint(f) | ((unsigned int) (h & 0x8000) << 16));
+}
+
+// float -> IEEE half, round to nearest even (as cvt.rn.f16.f32), in plain C++ like f16_to_f32. Magnitudes from
+// 65520 up become Inf, NaN a quiet NaN. Normal halves: rebias the exponent and round the 13 dropped bits with the
+// carry into the exponent doing the right thing; below 2^-14 one float addition of 0.5 rounds to the subnormal
+// grid (its ulp is 2^-24, the smallest half's), which needs denormals kept, as f16_to_f32 does.
+__device__ __forceinline__ u16 f32_to_f16(float f) {
+    unsigned int u = __float_as_uint(f);
+    unsigned int sign = (u >> 16) & 0x8000u;
+    unsigned int a = u & 0x7fffffffu;
+    unsigned int h;
+    if (a >= 0x47800000u) {            // >= 65536, Inf or NaN
+        h = a > 0x7f800000u ? 0x7e00u : 0x7c00u;
+    } else if (a < 0x38800000u) {      // < 2^-14: subnormal half or zero
+        h = __float_as_uint(__uint_as_float(a) + 0.5f) - 0x3f000000u;
+    } else {
+        h = (a - 0x38000000u + 0xfffu + ((a >> 13) & 1u)) >> 13; // 0x38000000: exponent bias 127 -> 15
+    }
+    return (u16) (sign | h);
 }
 
 __device__ __forceinline__ float bf16_to_f32(u16 h) {
@@ -81,6 +105,14 @@ __device__ __forceinline__ float dequant_elem(int type, const u8* row, int e) {
         int j = e & 31;
         int q = j < 16 ? (b[2 + j] & 0xF) : (b[2 + j - 16] >> 4);
         return f16_to_f32(load_u16(b)) * (float) (q - 8);
+    }
+    case GGML_Q5_0: { // {f16 d; u8 qh[4]; u8 qs[16]} = 22 bytes; bit j of qh is bit 4 of element j; x = d * (q - 16)
+        const u8* b = row + (e >> 5) * 22;
+        int j = e & 31;
+        unsigned int qh = b[2] | (b[3] << 8) | (b[4] << 16) | ((unsigned int) b[5] << 24);
+        int nib = j < 16 ? (b[6 + j] & 0xF) : (b[6 + j - 16] >> 4);
+        int q = nib | (((qh >> j) & 1) << 4);
+        return f16_to_f32(load_u16(b)) * (float) (q - 16);
     }
     case GGML_Q4_K: { // {f16 d; f16 dmin; u8 scales[12]; u8 qs[128]} = 144 bytes per 256
         const u8* b = row + (e >> 8) * 144;

@@ -14,19 +14,23 @@ import java.util.Set;
  * region starts at a multiple of {@link #ALIGNMENT} bytes in one big allocation per device. The same arithmetic
  * answers "does it fit" before anything is allocated.
  *
- * <p>KV cache: f32 keys and values, per layer [maxSeqs][cap][kvHeads / tp][headDim]. Global layers have
- * cap = maxContext; sliding-window layers a ring of cap = min(maxContext, window + prefillChunk - 1) slots: a
- * prefill chunk of T tokens is stored before its attention runs, so the ring must hold the window plus T - 1.
+ * <p>KV cache: f32 keys and values, per layer [maxSeqs][cap][kvHeads / tp][headDim] (the budget of maxSeqs
+ * sequences of maxContext positions; each sequence's cache is its own allocation, {@link DeviceKvCache}). Global
+ * layers have cap = maxContext; sliding-window layers a ring of {@link #ringSlots} slots: a prefill chunk of T tokens
+ * is stored before its attention runs, so the ring must hold the window plus T - 1, and {@link #SPARE_SLOTS} more
+ * keep a short rewind possible (a rejected draft), as the CPU cache's rings do.
  */
 public final class DeviceMemoryPlan {
 
+    /** Ring slots beyond window + chunk - 1: how far back a sequence can be truncated without losing its window. */
+    public static final int SPARE_SLOTS = 32;
     /** Region alignment: 256 bytes, what cudaMalloc guarantees and what coalesced 128-byte loads like. */
     public static final long ALIGNMENT = 256;
     /** bf16 scratch for dequantized weight chunks fed to cuBLAS on large batches. */
     public static final long DEQUANT_SCRATCH_BYTES = 64L << 20;
     /** Types the CUDA kernels read (see common.cuh's dequant_elem). */
     public static final Set<TensorType> SUPPORTED = EnumSet.of(TensorType.F32, TensorType.F16, TensorType.BF16,
-            TensorType.Q8_0, TensorType.Q4_0, TensorType.Q4_K, TensorType.Q6_K);
+            TensorType.Q8_0, TensorType.Q4_0, TensorType.Q5_0, TensorType.Q4_K, TensorType.Q6_K);
 
     /** A weight as the plan needs it: name, format and shape. */
     public record TensorSpec(String name, TensorType type, long rows, int cols) {
@@ -95,12 +99,20 @@ public final class DeviceMemoryPlan {
         return p;
     }
 
-    /** KV slots of {@code layer}: the whole context, or the sliding window plus a prefill chunk. */
+    /** KV slots of {@code layer}: the whole context, or a sliding-window ring. */
     public static int kvCapacity(ModelDims c, int layer, Limits limits) {
         if (!c.isLocal(layer)) {
             return limits.maxContext();
         }
-        return (int) Math.min(limits.maxContext(), (long) c.slidingWindow() + limits.prefillChunk() - 1);
+        return ringSlots(c.slidingWindow(), limits.prefillChunk(), limits.maxContext());
+    }
+
+    /**
+     * Slots of a sliding-window ring for a sequence of {@code capacity} positions fed at most {@code chunk} tokens per
+     * pass: window + chunk - 1 + {@link #SPARE_SLOTS}, never more than the capacity (then slot = position).
+     */
+    public static int ringSlots(int window, int chunk, int capacity) {
+        return (int) Math.min(capacity, (long) window + chunk - 1 + SPARE_SLOTS);
     }
 
     /**

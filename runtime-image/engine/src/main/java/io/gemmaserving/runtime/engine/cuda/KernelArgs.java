@@ -57,6 +57,20 @@ public final class KernelArgs {
         return args.size();
     }
 
+    /** One letter per parameter in order: {@code i} int, {@code l} long long, {@code f} float, {@code p} pointer. */
+    public String kinds() {
+        StringBuilder s = new StringBuilder();
+        for (Arg a : args) {
+            s.append(switch (a.kind) {
+                case I32 -> 'i';
+                case I64 -> 'l';
+                case F32 -> 'f';
+                case PTR -> 'p';
+            });
+        }
+        return s.toString();
+    }
+
     /** Byte offsets of each value in the value segment (aligned to the value's size). */
     public long[] valueOffsets() {
         long[] offsets = new long[args.size()];

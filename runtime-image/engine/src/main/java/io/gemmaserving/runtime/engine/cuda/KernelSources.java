@@ -21,10 +21,11 @@ public final class KernelSources {
 
     static {
         Map<String, List<String>> m = new LinkedHashMap<>();
-        m.put("quant.cu", List.of("matvec", "dequant_bf16", "embed"));
+        m.put("quant.cu", List.of("matvec", "matvec_bf16", "dequant_bf16", "embed"));
         m.put("norm.cu", List.of("rmsnorm"));
         m.put("rope.cu", List.of("rope_neox"));
-        m.put("elementwise.cu", List.of("geglu", "add_inplace", "softcap", "to_bf16"));
+        m.put("elementwise.cu", List.of("geglu", "add_inplace", "softcap", "to_bf16", "to_f16", "gather_rows",
+                "fill_random_bf16", "fill_random_f32"));
         m.put("attention.cu", List.of("kv_store", "attention"));
         ENTRIES = java.util.Collections.unmodifiableMap(m);
     }

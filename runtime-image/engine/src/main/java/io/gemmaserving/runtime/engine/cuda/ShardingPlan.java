@@ -141,34 +141,4 @@ public record ShardingPlan(int tp, int heads, int kvHeads, int headDim, int hidd
         }
         return ranges;
     }
-
-    /**
-     * Combines per-device outputs of one matmul into the full [batch x rows] result: an output split concatenates
-     * each device's [batch x rows/tp] block into its columns; an input split sums the partials (the all-reduce);
-     * a replicated weight takes device 0's.
-     */
-    public static void combine(Split split, float[][] partial, float[] out, int batch, int rows) {
-        int tp = partial.length;
-        switch (split) {
-            case REPLICATED -> System.arraycopy(partial[0], 0, out, 0, batch * rows);
-            case OUTPUT -> {
-                int per = rows / tp;
-                for (int d = 0; d < tp; d++) {
-                    for (int b = 0; b < batch; b++) {
-                        System.arraycopy(partial[d], b * per, out, b * rows + d * per, per);
-                    }
-                }
-            }
-            case INPUT -> {
-                int n = batch * rows;
-                System.arraycopy(partial[0], 0, out, 0, n);
-                for (int d = 1; d < tp; d++) {
-                    float[] p = partial[d];
-                    for (int i = 0; i < n; i++) {
-                        out[i] += p[i];
-                    }
-                }
-            }
-        }
-    }
 }

@@ -68,30 +68,84 @@ public final class ModelLoader {
         return m;
     }
 
+    /**
+     * A model's files, bound but not yet given to an engine: its config, its weights (memory-mapped, any format),
+     * its tokenizer (null when a Hugging Face directory has no tokenizer.json) and the open files, closed with it.
+     * The CPU engine computes on these; the CUDA engine uploads them.
+     */
+    public record Bound(String name, GemmaConfig config, GemmaWeights weights, GemmaTokenizer tokenizer,
+                        AutoCloseable files) implements AutoCloseable {
+        @Override
+        public void close() {
+            try {
+                files.close();
+            } catch (Exception e) {
+                throw new IllegalStateException("closing " + name + ": " + e.getMessage(), e);
+            }
+        }
+    }
+
+    /**
+     * Opens and binds a {@code .gguf} file or a Hugging Face directory.
+     *
+     * @throws IllegalArgumentException with a one-line message for a missing path or a file that is not a Gemma
+     */
+    public static Bound bind(Path path) throws IOException {
+        if (!Files.exists(path)) {
+            throw new IllegalArgumentException(path + ": no such file or directory");
+        }
+        return Files.isDirectory(path) ? bindHf(path) : bindGguf(path);
+    }
+
     private static GemmaModel loadGguf(Path file, EngineOptions options, int threads, UnaryOperator<Backend> decorate)
             throws IOException {
-        String name = String.valueOf(file.getFileName());
-        GgufFile gguf = GgufFile.open(file);
+        Bound b = bindGguf(file);
         try {
-            GemmaConfig cfg = GemmaConfig.fromGguf(gguf.metadata(), name);
-            Backend backend = decorate.apply(Backends.select(options.backend(), threads));
-            pageIn(gguf, name);
-            try {
-                GemmaWeights w = GemmaWeights.bind(cfg, n -> gguf.hasTensor(n) ? gguf.tensor(n) : null, name);
-                GemmaTokenizer tok = SentencePieceTokenizer.fromGguf(gguf);
-                return new GemmaModel(name, cfg, w, tok, backend, gguf, options.numerics(), options.kvCacheType());
-            } catch (RuntimeException e) {
-                backend.close();
-                throw e;
-            }
+            pageIn((GgufFile) b.files(), b.name());
+            return onCpu(b, options, threads, decorate);
         } catch (RuntimeException e) {
-            gguf.close();
+            b.close();
             throw e;
         }
     }
 
     private static GemmaModel loadHf(Path dir, EngineOptions options, int threads, UnaryOperator<Backend> decorate)
             throws IOException {
+        Bound b = bindHf(dir);
+        try {
+            return onCpu(b, options, threads, decorate);
+        } catch (RuntimeException e) {
+            b.close();
+            throw e;
+        }
+    }
+
+    private static GemmaModel onCpu(Bound b, EngineOptions options, int threads, UnaryOperator<Backend> decorate) {
+        Backend backend = decorate.apply(Backends.select(options.backend(), threads));
+        try {
+            return new GemmaModel(b.name(), b.config(), b.weights(), b.tokenizer(), backend, b.files(),
+                    options.numerics(), options.kvCacheType());
+        } catch (RuntimeException e) {
+            backend.close();
+            throw e;
+        }
+    }
+
+    private static Bound bindGguf(Path file) throws IOException {
+        String name = String.valueOf(file.getFileName());
+        GgufFile gguf = GgufFile.open(file);
+        try {
+            GemmaConfig cfg = GemmaConfig.fromGguf(gguf.metadata(), name);
+            GemmaWeights w = GemmaWeights.bind(cfg, n -> gguf.hasTensor(n) ? gguf.tensor(n) : null, name);
+            GemmaTokenizer tok = SentencePieceTokenizer.fromGguf(gguf);
+            return new Bound(name, cfg, w, tok, gguf);
+        } catch (RuntimeException e) {
+            gguf.close();
+            throw e;
+        }
+    }
+
+    private static Bound bindHf(Path dir) throws IOException {
         String name = String.valueOf(dir.getFileName());
         Path config = dir.resolve("config.json");
         if (!Files.isRegularFile(config)) {
@@ -113,8 +167,7 @@ public final class ModelLoader {
             if (tok == null) {
                 LOG.log(Level.WARNING, dir + ": no tokenizer.json; the model takes token ids only");
             }
-            Backend backend = decorate.apply(Backends.select(options.backend(), threads));
-            return new GemmaModel(name, cfg, w, tok, backend, st, options.numerics(), options.kvCacheType());
+            return new Bound(name, cfg, w, tok, st);
         } catch (RuntimeException e) {
             st.close();
             throw e;

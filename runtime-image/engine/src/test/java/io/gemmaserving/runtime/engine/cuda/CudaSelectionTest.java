@@ -1,10 +1,8 @@
 package io.gemmaserving.runtime.engine.cuda;
 
-import io.gemmaserving.runtime.engine.backend.Backend;
 import io.gemmaserving.runtime.engine.cuda.bindings.CudaException;
 import io.gemmaserving.runtime.engine.cuda.bindings.CudaLibraries;
 import io.gemmaserving.runtime.engine.cuda.bindings.ErrorNames;
-import io.gemmaserving.runtime.engine.tensor.WeightTensor;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -13,11 +11,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertSame;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** Availability reasons, backend selection and library lookup, without a GPU. */
+/** Availability reasons, error names and library lookup, without a GPU. */
 class CudaSelectionTest {
 
     record FakeProbe(String loadFailure, int initRc, int count) implements Cuda.Probe {
@@ -28,11 +24,6 @@ class CudaSelectionTest {
         public int deviceCount() { return count; }
         public int driverVersion() { return 12040; }
     }
-
-    static final Backend CPU = new Backend() {
-        public String name() { return "cpu"; }
-        public void matmul(WeightTensor w, float[] x, float[] out, int batch) { }
-    };
 
     @Test
     void availabilityReasonsAreOneLine() {
@@ -53,32 +44,6 @@ class CudaSelectionTest {
         if (!driverFile && System.getenv("LD_LIBRARY_PATH") == null) {
             assertEquals(new Cuda.Availability(false, 0, "no NVIDIA driver: libcuda.so.1 not found"), a);
         }
-    }
-
-    @Test
-    void cudaRefusesWithoutAGpuAndAutoFallsBack() {
-        Cuda.Availability none = new Cuda.Availability(false, 0, "no NVIDIA driver: libcuda.so.1 not found");
-        IllegalStateException e = assertThrows(IllegalStateException.class,
-                () -> CudaBackends.select("cuda", 1, () -> CPU, none, tp -> { throw new AssertionError(); }));
-        assertEquals("--backend cuda: no NVIDIA driver: libcuda.so.1 not found", e.getMessage());
-        CudaBackends.Selection s = CudaBackends.select("auto", 2, () -> CPU, none, tp -> { throw new AssertionError(); });
-        assertSame(CPU, s.backend());
-        assertEquals("backend auto: CUDA unavailable (no NVIDIA driver: libcuda.so.1 not found), using the CPU;"
-                + " --tensor-parallel-size 2 ignored", s.explanation());
-    }
-
-    @Test
-    void withGpusTheCudaFactoryGetsTheTpAndTooFewGpusIsRefused() {
-        Cuda.Availability two = new Cuda.Availability(true, 2, "2 CUDA devices, driver 12.4");
-        int[] asked = {0};
-        CudaBackends.Selection s = CudaBackends.select("auto", 2, () -> CPU, two, tp -> { asked[0] = tp; return CPU; });
-        assertEquals(2, asked[0]);
-        assertEquals("backend auto: cuda on 2 GPUs (2 CUDA devices, driver 12.4)", s.explanation());
-        IllegalStateException e = assertThrows(IllegalStateException.class,
-                () -> CudaBackends.select("cuda", 4, () -> CPU, two, tp -> CPU));
-        assertEquals("--tensor-parallel-size 4 needs 4 GPUs, 2 visible", e.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> CudaBackends.select("cuda", 3, () -> CPU, two, tp -> CPU));
-        assertThrows(IllegalArgumentException.class, () -> CudaBackends.select("vector", 1, () -> CPU, two, tp -> CPU));
     }
 
     @Test

@@ -58,13 +58,14 @@ class DeviceMemoryPlanTest {
     @Test
     void slidingWindowLayersGetARingOfWindowPlusChunkNotTheWholeContext() {
         DeviceMemoryPlan p = DeviceMemoryPlan.of(DIMS, ShardingPlan.of(DIMS, 1), tensors(TensorType.Q8_0), LIMITS, 0);
-        assertEquals(64 + 16 - 1, p.kvCapacity(0));
+        assertEquals(64 + 16 - 1 + DeviceMemoryPlan.SPARE_SLOTS, p.kvCapacity(0));
         assertEquals(1024, p.kvCapacity(1));
-        assertEquals(79, p.kvCapacity(2));
+        assertEquals(79 + DeviceMemoryPlan.SPARE_SLOTS, p.kvCapacity(2));
         assertEquals(1024, p.kvCapacity(3));
         // k and v, f32, 3 sequences, 2 KV heads of 64
         long width = 2L * 64 * 4;
-        assertEquals(2 * 3 * width * (79 + 1024 + 79 + 1024), p.kvBytes());
+        int ring = 79 + DeviceMemoryPlan.SPARE_SLOTS;
+        assertEquals(2 * 3 * width * (ring + 1024 + ring + 1024), p.kvBytes());
         // with TP=2 each device holds one KV head
         DeviceMemoryPlan tp2 = DeviceMemoryPlan.of(DIMS, ShardingPlan.of(DIMS, 2), tensors(TensorType.Q8_0), LIMITS, 0);
         assertEquals(p.kvBytes() / 2, tp2.kvBytes());

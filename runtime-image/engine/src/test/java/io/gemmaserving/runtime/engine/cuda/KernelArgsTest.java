@@ -37,4 +37,10 @@ class KernelArgsTest {
             assertEquals(7, params.getAtIndex(ValueLayout.ADDRESS, 4).reinterpret(4).get(ValueLayout.JAVA_INT, 0));
         }
     }
+
+    @Test
+    void kindsNameEachParameterInOrder() {
+        assertEquals("pilf", new KernelArgs().ptr(1).i32(2).i64(3).f32(4f).kinds());
+        assertEquals("", new KernelArgs().kinds());
+    }
 }

@@ -8,6 +8,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -23,7 +24,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * Every kernel source compiles with NVRTC (through our FFM bindings) for Ampere (compute_80) and Hopper
  * (compute_90), and its PTX defines exactly the expected {@code .entry} points. NVRTC needs no GPU; it comes from
  * the PyPI wheel hack/setup.d/40-cuda-nvrtc.sh installs (GEMMA_CUDA_LIB_PATH). Skips when NVRTC is absent.
+ * {@link KernelSourcesTest} checks that {@link KernelSources#ENTRIES} lists every source and kernel.
  */
+@Tag("unit")
 class KernelCompileTest {
 
     private static Nvrtc nvrtc;

@@ -119,7 +119,7 @@ class ShardingPlanTest {
                 partial[d] = product(w, rows, cols, x, batch, p.shard(name, TensorType.F32, rows, cols, d));
             }
             float[] out = new float[batch * rows];
-            ShardingPlan.combine(ShardingPlan.splitOf(name), partial, out, batch, rows);
+            combine(ShardingPlan.splitOf(name), partial, out, batch, rows);
             assertArrayEquals(full, out, 1e-5f, name);
         }
     }
@@ -137,5 +137,35 @@ class ShardingPlanTest {
             }
         }
         return out;
+    }
+
+    /**
+     * What the device computes from per-rank outputs of one product, on the host: an output split concatenates
+     * each rank's [batch x rows/tp] block into its columns; an input split sums the partials (the all-reduce);
+     * a replicated weight takes rank 0's.
+     */
+    static void combine(Split split, float[][] partial, float[] out, int batch, int rows) {
+        int tp = partial.length;
+        switch (split) {
+            case REPLICATED -> System.arraycopy(partial[0], 0, out, 0, batch * rows);
+            case OUTPUT -> {
+                int per = rows / tp;
+                for (int d = 0; d < tp; d++) {
+                    for (int b = 0; b < batch; b++) {
+                        System.arraycopy(partial[d], b * per, out, b * rows + d * per, per);
+                    }
+                }
+            }
+            case INPUT -> {
+                int n = batch * rows;
+                System.arraycopy(partial[0], 0, out, 0, n);
+                for (int d = 1; d < tp; d++) {
+                    float[] p = partial[d];
+                    for (int i = 0; i < n; i++) {
+                        out[i] += p[i];
+                    }
+                }
+            }
+        }
     }
 }

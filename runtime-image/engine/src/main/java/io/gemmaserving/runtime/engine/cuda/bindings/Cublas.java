@@ -15,7 +15,7 @@ import static io.gemmaserving.runtime.engine.cuda.bindings.Native.status;
  * (tensor cores). cuBLAS is column-major; {@link io.gemmaserving.runtime.engine.cuda.GemmShape} maps our row-major
  * [rows x cols] weights onto it. All pointers except alpha/beta (host, the default pointer mode) are device pointers.
  */
-public final class Cublas {
+public final class Cublas implements Blas {
 
     /** cublasOperation_t */
     public static final int OP_N = 0;

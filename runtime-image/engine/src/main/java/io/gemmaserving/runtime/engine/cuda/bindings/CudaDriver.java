@@ -24,10 +24,12 @@ import static io.gemmaserving.runtime.engine.cuda.bindings.Native.status;
  * <p>Contexts are per thread: a thread must make the device's context current ({@link #ctxSetCurrent}) before any
  * call that uses it; the backend gives each device its own worker thread that does so once.
  */
-public final class CudaDriver {
+public final class CudaDriver implements Driver {
 
     // cuDeviceGetAttribute ids (CUdevice_attribute)
     public static final int ATTR_MULTIPROCESSOR_COUNT = 16;
+    public static final int ATTR_MEMORY_CLOCK_RATE = 36;       // kHz
+    public static final int ATTR_GLOBAL_MEMORY_BUS_WIDTH = 37; // bits
     public static final int ATTR_COMPUTE_CAPABILITY_MAJOR = 75;
     public static final int ATTR_COMPUTE_CAPABILITY_MINOR = 76;
     /** cuMemHostAlloc flag: portable across contexts. */

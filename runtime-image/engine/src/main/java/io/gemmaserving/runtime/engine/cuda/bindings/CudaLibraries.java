@@ -31,7 +31,7 @@ public final class CudaLibraries {
     public static final String LIB_PATH_ENV = "GEMMA_CUDA_LIB_PATH";
 
     /** Major versions tried by name through the system loader, newest first. */
-    private static final int[] SYSTEM_MAJORS = {13, 12, 11};
+    private static final int[] SYSTEM_MAJORS = {13, 12, 11, 2}; // 2: libnccl.so.2
 
     private CudaLibraries() {
     }
@@ -53,6 +53,11 @@ public final class CudaLibraries {
     /** cuBLAS, or a {@link CudaException} naming where it was looked for. */
     public static SymbolLookup cublas() {
         return load("libcublas");
+    }
+
+    /** NCCL (tensor parallelism over several GPUs), or a {@link CudaException} naming where it was looked for. */
+    public static SymbolLookup nccl() {
+        return load("libnccl");
     }
 
     private static SymbolLookup load(String stem) {
