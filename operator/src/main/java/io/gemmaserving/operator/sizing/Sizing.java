@@ -19,8 +19,11 @@ public final class Sizing {
     public static final long CPU_OVERHEAD_BYTES = 1024 * MIB;
     /** The CPU runtime keeps K and V in 16-bit floats by default (gemma-server {@code --kv-cache-dtype f16}). */
     public static final double CPU_KV_BYTES_PER_VALUE = 2.0;
-    /** The CUDA engine keeps K and V in 32-bit floats (its device memory plan). */
-    public static final double GPU_KV_BYTES_PER_VALUE = 4.0;
+    /**
+     * GPU pods: K and V in 16-bit floats, vLLM's default KV dtype for bf16 models; the GPU engine must store them
+     * so (a 9B model at 8k x 8 sequences fits one 80 GB GPU only then).
+     */
+    public static final double GPU_KV_BYTES_PER_VALUE = 2.0;
     /** GPUs one pod may split a model across: the GPUs of one node (8 on the largest NVIDIA servers). */
     public static final int MAX_TENSOR_PARALLEL = 8;
     /** The tensor-parallel sizes, powers of two up to {@link #MAX_TENSOR_PARALLEL}, as a CEL list (the CRD rule's). */

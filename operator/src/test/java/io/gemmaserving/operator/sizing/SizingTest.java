@@ -25,23 +25,23 @@ class SizingTest {
         ModelShape s = shape("gemma-2-9b-it");
         long weights = 9_241_705_984L * 2;
         // 42 layers, alternating: 21 global keep 8192 tokens, 21 local keep their 4096 window; 8 KV heads x 256 x K,V
-        // x 4 B (the CUDA engine's f32 cache)
-        long kvPerSequence = (21L * 8192 + 21L * 4096) * 8 * 256 * 2 * 4;
+        // x 2 B (f16 K and V)
+        long kvPerSequence = (21L * 8192 + 21L * 4096) * 8 * 256 * 2 * 2;
         var model = new Sizing.Model(s, weights, 8192, 8);
         var plan = Sizing.gpu(model, GpuProducts.memoryBytes("NVIDIA-H100-80GB-HBM3").orElseThrow(), 0.9, null);
         assertTrue(plan.fits(), plan.message());
         assertEquals(1, plan.tensorParallelSize());
-        assertEquals(weights + 8 * kvPerSequence + OVERHEAD, plan.bytesPerDevice()); // ~50.2 GiB of ~71.7 usable
+        assertEquals(weights + 8 * kvPerSequence + OVERHEAD, plan.bytesPerDevice()); // ~34.5 GiB of ~71.7 usable
     }
 
     @Test
     void gemma2_27b_bf16_on_40GB_gpus_needs_tp2() {
         ModelShape s = shape("gemma-2-27b");
         long weights = 27_227_128_320L * 2;
-        long kv = 4 * (23L * 8192 + 23L * 4096) * 16 * 128 * 2 * 4;
+        long kv = 4 * (23L * 8192 + 23L * 4096) * 16 * 128 * 2 * 2;
         long usable = (long) (40L * GIB * 0.9);
-        assertTrue(weights + kv + OVERHEAD > usable);             // 69.5 GiB > 36 GiB at TP=1
-        assertTrue((weights + kv) / 2 + OVERHEAD <= usable);      // 35.5 GiB at TP=2
+        assertTrue(weights + kv + OVERHEAD > usable);             // 60.8 GiB > 36 GiB at TP=1
+        assertTrue((weights + kv) / 2 + OVERHEAD <= usable);      // 31.2 GiB at TP=2
         var plan = Sizing.gpu(new Sizing.Model(s, weights, 8192, 4),
                 GpuProducts.memoryBytes("NVIDIA-A100-SXM4-40GB").orElseThrow(), 0.9, null);
         assertTrue(plan.fits(), plan.message());
