@@ -45,7 +45,7 @@ class OpenAiApiIT {
         Path keyFile = Files.createTempFile("gemma-api-key", ".txt");
         Files.writeString(keyFile, KEY + "\n");
         server = ServerProcess.start("openai-api-it", List.of(), "--max-context-length", "512",
-                "--max-concurrent-sequences", "4", "--max-waiting-requests", "32", "--api-key-file", keyFile.toString());
+                "--max-concurrent-sequences", "4", "--kv-cache-dtype", "f32", "--max-waiting-requests", "32", "--api-key-file", keyFile.toString());
         client = OpenAIOkHttpClient.builder().baseUrl("http://127.0.0.1:" + server.port + "/v1").apiKey(KEY)
                 .maxRetries(0).timeout(Duration.ofSeconds(120)).build();
     }
