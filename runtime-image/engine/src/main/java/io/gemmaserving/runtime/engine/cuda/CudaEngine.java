@@ -1,6 +1,7 @@
 package io.gemmaserving.runtime.engine.cuda;
 
 import io.gemmaserving.runtime.engine.Engine;
+import io.gemmaserving.runtime.engine.StepChecks;
 import io.gemmaserving.runtime.engine.EngineOptions;
 import io.gemmaserving.runtime.engine.EngineUnavailableException;
 import io.gemmaserving.runtime.engine.GemmaTokenizer;
@@ -20,7 +21,6 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -375,37 +375,13 @@ public final class CudaEngine implements Engine {
     public float[][] step(List<Step> steps) {
         kvMemory.drain();
         int n = steps.size();
-        DeviceKvCache[] caches = new DeviceKvCache[n];
-        IdentityHashMap<DeviceKvCache, Boolean> seen = new IdentityHashMap<>();
+        DeviceKvCache[] caches = StepChecks.caches(steps, DeviceKvCache.class, c -> c.owner == this,
+                info.vocabSize(), DeviceKvCache[]::new);
         List<PassPlanner.StepShape> shapes = new ArrayList<>(n);
         List<int[]> tokens = new ArrayList<>(n);
         List<Logits> wanted = new ArrayList<>(n);
         for (int s = 0; s < n; s++) {
             Step st = steps.get(s);
-            if (!(st.cache() instanceof DeviceKvCache c) || c.owner != this) {
-                throw new IllegalArgumentException("step " + s + ": KV cache was not made by this engine");
-            }
-            if (seen.put(c, Boolean.TRUE) != null) {
-                throw new IllegalArgumentException("step " + s + ": the same KV cache appears twice in one forward pass");
-            }
-            if (st.tokens() == null || st.tokens().length == 0) {
-                throw new IllegalArgumentException("step " + s + ": no tokens");
-            }
-            if (st.position() < c.rewindLimit() || st.position() > c.length()) {
-                throw new IllegalArgumentException("step " + s + ": position " + st.position() + " is outside the"
-                        + " positions the KV cache can write next (" + c.rewindLimit() + " .. " + c.length() + ")");
-            }
-            if (st.position() + st.tokens().length > c.capacity()) {
-                throw new IllegalArgumentException("step " + s + ": " + st.position() + " + " + st.tokens().length
-                        + " tokens exceed the KV cache capacity of " + c.capacity());
-            }
-            for (int tok : st.tokens()) {
-                if (tok < 0 || tok >= info.vocabSize()) {
-                    throw new IllegalArgumentException("step " + s + ": token id " + tok
-                            + " is outside the vocabulary [0, " + info.vocabSize() + ")");
-                }
-            }
-            caches[s] = c;
             shapes.add(new PassPlanner.StepShape(st.position(), st.tokens().length, st.logits()));
             tokens.add(st.tokens());
             wanted.add(st.logits());

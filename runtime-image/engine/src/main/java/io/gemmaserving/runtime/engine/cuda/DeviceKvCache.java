@@ -1,6 +1,7 @@
 package io.gemmaserving.runtime.engine.cuda;
 
 import io.gemmaserving.runtime.engine.Engine;
+import io.gemmaserving.runtime.engine.StepChecks;
 import java.lang.ref.Cleaner;
 
 /**
@@ -117,14 +118,7 @@ public final class DeviceKvCache implements Engine.KvCache {
 
     @Override
     public int rewindLimit() {
-        // A ring of R slots holds positions length-R .. length-1; a length L' needs L'-window .. L'-1 of them.
-        int limit = 0;
-        for (int l = 0; l < window.length; l++) {
-            if (ring(l) && length > slots(l)) {
-                limit = Math.max(limit, length - slots(l) + window[l]);
-            }
-        }
-        return Math.min(limit, length);
+        return StepChecks.rewindLimit(length, layouts[0].slots(), window);
     }
 
     @Override

@@ -1,6 +1,7 @@
 package io.gemmaserving.runtime.engine.model;
 
 import io.gemmaserving.runtime.engine.Engine;
+import io.gemmaserving.runtime.engine.StepChecks;
 import io.gemmaserving.runtime.engine.KvCacheType;
 import io.gemmaserving.runtime.engine.backend.Backend;
 import java.util.Arrays;
@@ -167,15 +168,7 @@ public final class GemmaKvCache implements Engine.KvCache {
 
     @Override
     public int rewindLimit() {
-        // A ring of R slots holds positions length-R .. length-1; length L' needs L'-window .. L'-1 of them.
-        int limit = 0;
-        for (int l = 0; l < layers(); l++) {
-            int ring = ringSlots[l];
-            if (ring != Integer.MAX_VALUE && length > ring) {
-                limit = Math.max(limit, length - ring + window[l]);
-            }
-        }
-        return Math.min(limit, length);
+        return StepChecks.rewindLimit(length, ringSlots, window);
     }
 
     @Override

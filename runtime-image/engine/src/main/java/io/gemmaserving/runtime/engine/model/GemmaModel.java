@@ -2,13 +2,13 @@ package io.gemmaserving.runtime.engine.model;
 
 import io.gemmaserving.runtime.engine.GemmaTokenizer;
 import io.gemmaserving.runtime.engine.Engine;
+import io.gemmaserving.runtime.engine.StepChecks;
 import io.gemmaserving.runtime.engine.KvCacheType;
 import io.gemmaserving.runtime.engine.ModelInfo;
 import io.gemmaserving.runtime.engine.backend.Backend;
 import io.gemmaserving.runtime.engine.backend.GgmlRoundingBackend;
 import io.gemmaserving.runtime.engine.tensor.GgmlActivations;
 import io.gemmaserving.runtime.engine.tensor.WeightTensor;
-import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.function.IntConsumer;
 
@@ -176,35 +176,11 @@ public final class GemmaModel implements Engine {
     @Override
     public float[][] step(List<Step> steps) {
         int n = steps.size();
-        GemmaKvCache[] caches = new GemmaKvCache[n];
+        GemmaKvCache[] caches = StepChecks.caches(steps, GemmaKvCache.class, c -> c.owner == this, vocab,
+                GemmaKvCache[]::new);
         int[] rowStart = new int[n + 1];
-        IdentityHashMap<GemmaKvCache, Boolean> seen = new IdentityHashMap<>();
         for (int s = 0; s < n; s++) {
-            Step st = steps.get(s);
-            if (!(st.cache() instanceof GemmaKvCache c) || c.owner != this) {
-                throw new IllegalArgumentException("step " + s + ": KV cache was not made by this model");
-            }
-            if (seen.put(c, Boolean.TRUE) != null) {
-                throw new IllegalArgumentException("step " + s + ": the same KV cache appears twice in one forward pass");
-            }
-            if (st.tokens() == null || st.tokens().length == 0) {
-                throw new IllegalArgumentException("step " + s + ": no tokens");
-            }
-            if (st.position() < c.rewindLimit() || st.position() > c.length()) {
-                throw new IllegalArgumentException("step " + s + ": position " + st.position() + " is outside the"
-                        + " positions the KV cache can write next (" + c.rewindLimit() + " .. " + c.length() + ")");
-            }
-            if (st.position() + st.tokens().length > c.capacity()) {
-                throw new IllegalArgumentException("step " + s + ": " + st.position() + " + " + st.tokens().length
-                        + " tokens exceed the KV cache capacity of " + c.capacity());
-            }
-            for (int tok : st.tokens()) {
-                if (tok < 0 || tok >= vocab) {
-                    throw new IllegalArgumentException("step " + s + ": token id " + tok + " is outside the vocabulary [0, " + vocab + ")");
-                }
-            }
-            caches[s] = c;
-            rowStart[s + 1] = rowStart[s] + st.tokens().length;
+            rowStart[s + 1] = rowStart[s] + steps.get(s).tokens().length;
         }
         for (int s = 0; s < n; s++) {
             caches[s].truncate(steps.get(s).position());
