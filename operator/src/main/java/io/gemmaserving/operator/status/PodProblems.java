@@ -84,10 +84,17 @@ public final class PodProblems {
         ContainerStateTerminated last = c.getLastState() == null ? null : c.getLastState().getTerminated();
         ContainerStateTerminated now = c.getState() == null ? null : c.getState().getTerminated();
         ContainerStateTerminated terminated = now != null ? now : last;
-        if (terminated != null && OOM_KILLED.equals(terminated.getReason())) {
+        // The kernel's OOM kill, or the JVM's own: its heap is a share of the limit (MaxRAMPercentage), so a limit
+        // too small usually ends in an OutOfMemoryError before the cgroup is full. Either way the fix is the limit.
+        boolean heap = terminated != null && terminated.getMessage() != null
+                && terminated.getMessage().contains("OutOfMemoryError");
+        if (terminated != null && (OOM_KILLED.equals(terminated.getReason()) || heap)) {
             String limit = memoryLimit(pod, c.getName()).map(q -> " of " + q).orElse("");
-            return Optional.of(new Problem(OOM_KILLED, who + " was killed for exceeding its memory limit" + limit
-                    + " (OOMKilled): raise spec.resources.limits.memory above" + (limit.isEmpty() ? " it" : limit)
+            String what = heap ? " ran out of Java heap under its memory limit" + limit
+                    + " (OOMKilled: java.lang.OutOfMemoryError)"
+                    : " was killed for exceeding its memory limit" + limit + " (OOMKilled)";
+            return Optional.of(new Problem(OOM_KILLED, who + what
+                    + ": raise spec.resources.limits.memory above" + (limit.isEmpty() ? " it" : limit)
                     + ", or lower serving.maxContextLength or serving.maxConcurrentSequences", true, 1));
         }
         String waiting = c.getState() == null || c.getState().getWaiting() == null ? null : c.getState().getWaiting().getReason();

@@ -1,5 +1,8 @@
 package io.gemmaserving.operator.node;
 
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.gemmaserving.operator.cluster.LocalCluster;
 import io.gemmaserving.operator.cluster.Repo;
 
@@ -112,6 +115,24 @@ public final class RealNode implements AutoCloseable {
             Runtime.getRuntime().removeShutdownHook(shutdownHook);
         } catch (IllegalStateException shuttingDown) {
             // the hooks run already: the down above was enough
+        }
+    }
+
+    /**
+     * Makes the node advertise {@code count} nvidia.com/gpu in its status (capacity and allocatable), as Kubernetes
+     * documents for extended resources; 0 removes them. The node has no GPU: this is what a device plugin that
+     * reports one wrongly looks like to the scheduler.
+     */
+    public static void advertiseGpus(KubernetesClient k, int count) {
+        boolean has = k.nodes().withName(NAME).get().getStatus().getCapacity().containsKey("nvidia.com/gpu");
+        String path = "/status/%s/nvidia.com~1gpu";
+        String patch = count > 0
+                ? "[{\"op\":\"add\",\"path\":\"" + path.formatted("capacity") + "\",\"value\":\"" + count + "\"},"
+                + "{\"op\":\"add\",\"path\":\"" + path.formatted("allocatable") + "\",\"value\":\"" + count + "\"}]"
+                : has ? "[{\"op\":\"remove\",\"path\":\"" + path.formatted("capacity") + "\"},"
+                + "{\"op\":\"remove\",\"path\":\"" + path.formatted("allocatable") + "\"}]" : null;
+        if (patch != null) {
+            k.nodes().withName(NAME).subresource("status").patch(PatchContext.of(PatchType.JSON), patch);
         }
     }
 

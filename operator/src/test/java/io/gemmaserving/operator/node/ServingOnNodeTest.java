@@ -87,6 +87,21 @@ class ServingOnNodeTest {
         assertThat(answer.path("usage").path("completion_tokens").asInt()).isPositive();
     }
 
+    /** How the kubelet got the pod's images, from its events: "pulled: a, b; cached: c". */
+    static String pulls(KubernetesClient k, Pod pod) {
+        List<String> pulled = new ArrayList<>();
+        List<String> cached = new ArrayList<>();
+        for (var e : k.v1().events().inNamespace(NS)
+                .withField("involvedObject.name", pod.getMetadata().getName()).list().getItems()) {
+            if (!"Pulled".equals(e.getReason())) continue;
+            String image = e.getMessage().replaceFirst("^[^\"]*\"([^\"]+)\".*$", "$1");
+            (e.getMessage().contains("already present") ? cached : pulled).add(image.replaceFirst("^.*/", "")
+                    + (e.getMessage().contains(" in ") ? " (" + e.getMessage().replaceFirst("^.* in ([^ ]+).*$", "$1") + ")" : ""));
+        }
+        return "pulled: " + (pulled.isEmpty() ? "none" : String.join(", ", pulled))
+                + "; cached: " + (cached.isEmpty() ? "none" : String.join(", ", cached));
+    }
+
     static Pod readyPod(KubernetesClient k, String model) {
         List<Pod> ready = pods(k, NS, model).stream().filter(NodeModels::podReady).toList();
         assertThat(ready).as("ready pods of " + model).hasSize(1);
@@ -102,9 +117,10 @@ class ServingOnNodeTest {
         NodeModels.Watched w = NodeModels.watch(k, NS, SIDECAR, m -> isTrue(m, "Ready"), READY_TIMEOUT);
         assertThat(w.violations()).as("Ready before a pod passed its readiness probe").isEmpty();
         assertThat(w.sawNotReady()).as("the model was not Ready while its pod started").isTrue();
-        figure("sidecar modelcar: apply -> Ready " + w.millis() / 1000.0 + " s (" + RealNode.NAME + ")");
-
         Pod pod = readyPod(k, SIDECAR);
+        figure("sidecar modelcar: apply -> Ready " + w.millis() / 1000.0 + " s (" + RealNode.NAME + "; "
+                + pulls(k, pod) + ")");
+
         assertThat(pod.getSpec().getNodeName()).isEqualTo(RealNode.NAME);
         assertThat(pod.getStatus().getPodIP()).as("an address from the CNI bridge").startsWith("10.88.");
         chats(k, SIDECAR);
@@ -210,15 +226,17 @@ class ServingOnNodeTest {
         KubernetesClient k = env.admin();
         URI svc = NodeModels.serviceUri(k, NS, SIDECAR);
         Pod pod = readyPod(k, SIDECAR);
-        // The spec allows 2 sequences of 1024 tokens: two requests at once whose prompt and output fill the context.
-        String prompt = "The quick brown fox jumps over the lazy dog. ".repeat(90);
+        // The spec allows 2 sequences of 1024 tokens: two requests at once whose prompt and output fill the context
+        // (no max_tokens: generation runs to the end of the context; greedy on repeated text meets no end token).
+        String prompt = "The quick brown fox jumps over the lazy dog. ".repeat(45);
         List<Thread> threads = new ArrayList<>();
         List<String> results = Collections.synchronizedList(new ArrayList<>());
         for (int i = 0; i < 2; i++) {
             threads.add(Thread.ofPlatform().start(() -> {
                 try {
                     HttpResponse<String> r = NodeModels.post(svc, "/v1/completions",
-                            completionBody(SIDECAR, prompt, 1024, false), Duration.ofMinutes(10));
+                            JSON.createObjectNode().put("model", SIDECAR).put("prompt", prompt).put("temperature", 0)
+                                    .toString(), Duration.ofMinutes(10));
                     JsonNode usage = JSON.readTree(r.body()).path("usage");
                     results.add(r.statusCode() + " prompt=" + usage.path("prompt_tokens").asInt() + " completion="
                             + usage.path("completion_tokens").asInt());
@@ -229,6 +247,10 @@ class ServingOnNodeTest {
         }
         for (Thread t : threads) t.join(Duration.ofMinutes(11));
         assertThat(results).hasSize(2).allMatch(r -> r.startsWith("200 "));
+        assertThat(results).as("each sequence filled its 1024-token context").allMatch(r -> {
+            String[] f = r.replaceAll("[^0-9 ]", "").trim().split(" +");
+            return Integer.parseInt(f[1]) + Integer.parseInt(f[2]) == 1024;
+        });
         Pod after = k.pods().inNamespace(NS).withName(pod.getMetadata().getName()).get();
         var runtime = NodeModels.runtimeStatus(after).orElseThrow();
         assertThat(runtime.getRestartCount()).as("restarts").isZero();
@@ -298,10 +320,13 @@ class ServingOnNodeTest {
                 "variant", "gemma-3-270m")));
         // The runtime's own words about the file reach the status, not only the pod's CrashLoopBackOff.
         NodeModels.Watched w = NodeModels.watch(k, NS, name,
-                m -> messages(m).toLowerCase(java.util.Locale.ROOT).matches("(?s).*(truncat|gguf|model load failed).*"),
-                READY_TIMEOUT);
+                m -> "CrashLoopBackOff".equals(condition(m, "Degraded").path("reason").asText())
+                        && condition(m, "Degraded").path("message").asText().toLowerCase(java.util.Locale.ROOT)
+                        .matches("(?s).*(truncat|gguf).*"), READY_TIMEOUT);
         assertThat(isTrue(w.model(), "Ready")).isFalse();
-        figure("truncated GGUF: status says " + messages(w.model()).replace('\n', ' '));
+        String line = condition(w.model(), "Degraded").path("message").asText();
+        figure("truncated GGUF: Degraded CrashLoopBackOff: " + line);
+        assertThat(line).doesNotContain("\n").doesNotContain("\tat ");
         k.resource(w.model()).delete();
     }
 
@@ -322,5 +347,69 @@ class ServingOnNodeTest {
         figure("image-volume modelcar: apply -> Ready " + w.millis() / 1000.0 + " s");
         chats(k, name);
         k.resource(w.model()).delete();
+    }
+
+    @Test
+    @Order(10)
+    void imageThatCannotBePulledNamesTheImageAndThePullError(NodeCluster env) throws Exception {
+        KubernetesClient k = env.admin();
+        String name = "absent-image";
+        String image = Images.REGISTRY + "/gemma-serving/modelcar-that-was-never-pushed:none";
+        NodeModels.create(k, NS, name, NodeModels.spec(Map.of("uri", "oci://" + image, "file", Images.MODELCAR_FILE,
+                "variant", "gemma-3-270m", "modelcar", "sidecar")));
+        NodeModels.Watched w = NodeModels.watch(k, NS, name,
+                m -> "ImagePullBackOff".equals(condition(m, "Degraded").path("reason").asText()), READY_TIMEOUT);
+        String line = condition(w.model(), "Degraded").path("message").asText();
+        figure("image that cannot be pulled: Degraded ImagePullBackOff after " + w.millis() / 1000.0 + " s: " + line);
+        assertThat(line).contains(image).contains("not found").doesNotContain("\n");
+        assertThat(isTrue(w.model(), "Ready")).isFalse();
+        k.resource(w.model()).delete();
+    }
+
+    /**
+     * A GPU model on this GPU-less node: first Pending, the scheduler's reason in Progressing; then, with the node
+     * advertising an nvidia.com/gpu it does not have (as a misconfigured device plugin would), the runtime starts
+     * with --backend=cuda, finds no CUDA driver and exits, and its own line (the termination message) reaches the
+     * status. The ServingRuntime runs the CPU image: no CUDA image can be built here, and the point is the runtime's
+     * refusal, which the CPU image shares.
+     */
+    @Test
+    @Order(11)
+    void gpuModelWaitsForAGpuThenShowsTheRuntimesCudaRefusal(NodeCluster env) throws Exception {
+        KubernetesClient k = env.admin();
+        String runtime = "gemma-java-cuda-on-cpu-image";
+        GenericKubernetesResource rt = new GenericKubernetesResource();
+        rt.setApiVersion("serving.gemma.io/v1alpha1");
+        rt.setKind("ServingRuntime");
+        rt.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder().withName(runtime).withNamespace(NS).build());
+        rt.setAdditionalProperty("spec", Map.of("image", Images.RUNTIME, "acceleratorTypes", List.of("nvidia.com/gpu"),
+                "supportedModelFormats", List.of(Map.of("name", "gguf", "priority", 2)),
+                "resources", Map.of("requests", Map.of("cpu", "250m")), "port", 8080));
+        k.resource(rt).fieldManager("test").forceConflicts().serverSideApply();
+        String name = "gpu-model";
+        Map<String, Object> spec = NodeModels.spec(NodeModels.modelcar("sidecar"));
+        spec.put("runtime", runtime);
+        spec.put("accelerator", Map.of("type", "nvidia.com/gpu", "tensorParallelSize", 1));
+        NodeModels.create(k, NS, name, spec);
+        try {
+            NodeModels.Watched pending = NodeModels.watch(k, NS, name,
+                    m -> "Unschedulable".equals(condition(m, "Progressing").path("reason").asText()), READY_TIMEOUT);
+            String waits = condition(pending.model(), "Progressing").path("message").asText();
+            figure("GPU model on a GPU-less node: Progressing Unschedulable: " + waits);
+            assertThat(waits).contains("nvidia.com/gpu");
+
+            RealNode.advertiseGpus(k, 1);
+            NodeModels.Watched refused = NodeModels.watch(k, NS, name,
+                    m -> "CrashLoopBackOff".equals(condition(m, "Degraded").path("reason").asText())
+                            && condition(m, "Degraded").path("message").asText().toLowerCase(java.util.Locale.ROOT)
+                            .contains("cuda"), READY_TIMEOUT);
+            String line = condition(refused.model(), "Degraded").path("message").asText();
+            figure("--backend=cuda on a node without a GPU: Degraded CrashLoopBackOff: " + line);
+            assertThat(line).doesNotContain("\tat ").doesNotContain("Exception");
+            assertThat(isTrue(refused.model(), "Ready")).isFalse();
+        } finally {
+            NodeModels.model(k, NS, name).delete();
+            RealNode.advertiseGpus(k, 0);
+        }
     }
 }

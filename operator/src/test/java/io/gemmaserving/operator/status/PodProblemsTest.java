@@ -63,6 +63,18 @@ class PodProblemsTest {
     }
 
     @Test
+    void aJavaHeapExhaustedUnderTheLimitIsReportedAsOomKilledToo() {
+        Pod p = withRuntimeStatus(new ContainerStatusBuilder()
+                .withNewState().withNewWaiting().withReason("CrashLoopBackOff").endWaiting().endState()
+                .withNewLastState().withNewTerminated().withExitCode(1).withReason("Error")
+                .withMessage("ExecutionException: java.lang.IllegalStateException: inference failed:"
+                        + " java.lang.OutOfMemoryError: Java heap space").endTerminated().endLastState());
+        var problem = PodProblems.worst(List.of(p)).orElseThrow();
+        assertThat(problem.reason()).isEqualTo("OOMKilled");
+        assertThat(problem.message()).contains("Java heap").contains("1200Mi").contains("spec.resources.limits.memory");
+    }
+
+    @Test
     void aPodNoNodeCanTakeIsProgressingWithTheSchedulersReason() {
         Pod p = pod("m-2").withNewStatus().withPhase("Pending").addNewCondition().withType("PodScheduled")
                 .withStatus("False").withReason("Unschedulable")
