@@ -4,6 +4,11 @@ import io.gemmaserving.runtime.engine.GemmaTokenizer;
 import io.gemmaserving.runtime.engine.GemmaTokenizer.ChatMessage;
 import io.gemmaserving.runtime.engine.Engine;
 import io.gemmaserving.runtime.engine.EngineOptions;
+import io.gemmaserving.runtime.engine.batch.BatchScheduler;
+import io.gemmaserving.runtime.engine.batch.FinishReason;
+import io.gemmaserving.runtime.engine.batch.GenerationListener;
+import io.gemmaserving.runtime.engine.batch.GenerationParams;
+import io.gemmaserving.runtime.engine.batch.TokenSampler;
 import io.gemmaserving.runtime.engine.model.GemmaModel;
 import io.gemmaserving.runtime.engine.model.ModelLoader;
 import io.gemmaserving.runtime.engine.model.Numerics;
@@ -16,8 +21,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Random;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -60,81 +66,61 @@ public final class GemmaCli {
         @Option(names = "--max-tokens", defaultValue = "256")
         int maxTokens;
         @Option(names = "--temperature", defaultValue = "0", description = "0 = greedy")
-        float temperature;
-        @Option(names = "--top-k", defaultValue = "0")
-        int topK;
+        double temperature;
         @Option(names = "--top-p", defaultValue = "1")
-        float topP;
+        double topP;
         @Option(names = "--seed", defaultValue = "0")
         long seed;
+        @Option(names = "--stop", description = "a string that ends the generation (repeatable); it is not printed")
+        List<String> stop = new ArrayList<>();
+
+        GenerationParams params() {
+            return new GenerationParams(maxTokens, temperature, topP, seed, stop, false, 0);
+        }
     }
 
-    /** Samples with temperature / top-k / top-p (greedy at temperature 0). */
-    static int sample(float[] logits, SamplingOptions o, Random rnd) {
-        int best = 0;
-        for (int i = 1; i < logits.length; i++) {
-            if (logits[i] > logits[best]) {
-                best = i;
-            }
-        }
-        if (o.temperature <= 0) {
-            return best;
-        }
-        Integer[] idx = new Integer[logits.length];
-        for (int i = 0; i < idx.length; i++) {
-            idx[i] = i;
-        }
-        Arrays.sort(idx, (a, b) -> Float.compare(logits[b], logits[a]));
-        int k = o.topK > 0 ? Math.min(o.topK, idx.length) : idx.length;
-        double[] p = new double[k];
-        double sum = 0;
-        for (int i = 0; i < k; i++) {
-            p[i] = Math.exp((logits[idx[i]] - logits[best]) / o.temperature);
-            sum += p[i];
-        }
-        double cum = 0;
-        int n = 0;
-        while (n < k && cum < o.topP * sum) {
-            cum += p[n++];
-        }
-        double r = rnd.nextDouble() * cum;
-        for (int i = 0; i < n; i++) {
-            r -= p[i];
-            if (r <= 0) {
-                return idx[i];
-            }
-        }
-        return idx[n - 1];
-    }
-
-    /** Generates after {@code prompt} into {@code cache}, streaming bytes to out; returns the generated tokens. */
-    static List<Integer> generate(Engine m, Engine.KvCache cache, int[] prompt, SamplingOptions o,
-                                  Random rnd, PrintStream out) {
-        GemmaTokenizer tok = m.tokenizer();
-        float[] logits = m.step(List.of(new Engine.Step(cache, prompt, true)))[0];
-        List<Integer> gen = new ArrayList<>();
-        java.io.ByteArrayOutputStream pending = new java.io.ByteArrayOutputStream();
-        for (int i = 0; i < o.maxTokens && cache.length() < cache.capacity(); i++) {
-            int t = sample(logits, o, rnd);
-            gen.add(t);
-            if (tok.isEndOfGeneration(t)) {
-                break;
-            }
-            pending.writeBytes(tok.tokenBytes(t));
-            String s = pending.toString(StandardCharsets.UTF_8);
-            if (!s.endsWith("\uFFFD")) { // print at complete code points
-                out.print(s);
+    /**
+     * Generates one reply through the server's path (scheduler, its sampler, its stop-string and UTF-8 handling),
+     * printing text as it is released; returns the text.
+     */
+    static String generate(BatchScheduler scheduler, int[] prompt, GenerationParams params, PrintStream out)
+            throws Exception {
+        StringBuilder text = new StringBuilder();
+        CompletableFuture<FinishReason> done = new CompletableFuture<>();
+        scheduler.submit(prompt, params, new GenerationListener() {
+            @Override
+            public void onToken(GeneratedToken token) {
+                out.print(token.text());
                 out.flush();
-                pending.reset();
+                text.append(token.text());
             }
-            if (cache.length() + 1 > cache.capacity()) {
-                break;
+
+            @Override
+            public void onComplete(FinishReason reason, int promptTokens, int completionTokens) {
+                done.complete(reason);
             }
-            logits = m.step(List.of(new Engine.Step(cache, new int[] {t}, true)))[0];
+
+            @Override
+            public void onError(String message) {
+                done.completeExceptionally(new IllegalStateException(message));
+            }
+        });
+        try {
+            done.get();
+        } catch (ExecutionException e) {
+            throw (Exception) e.getCause();
         }
         out.println();
-        return gen;
+        return text.toString();
     }
+
+    /** One sequence at a time, with room for {@code context} positions. */
+    static BatchScheduler scheduler(GemmaModel m, int context) {
+        return new BatchScheduler(m, new BatchScheduler.Config(context, 1, 1, PREFILL_CHUNK)).start();
+    }
+
+    /** Prompt tokens per forward pass: what the server's scheduler uses by default. */
+    private static final int PREFILL_CHUNK = 512;
 
     @Command(name = "generate", description = "Continues a prompt (chat-templated unless --raw), streaming to stdout.")
     static final class Generate implements Callable<Integer> {
@@ -153,7 +139,9 @@ public final class GemmaCli {
                 GemmaTokenizer tok = m.tokenizer();
                 int[] ids = raw ? tok.encode(prompt, true)
                         : tok.encode(tok.applyChatTemplate(List.of(new ChatMessage("user", prompt)), true), false);
-                generate(m, m.newKvCache(ids.length + sampling.maxTokens), ids, sampling, new Random(sampling.seed), System.out);
+                try (BatchScheduler s = scheduler(m, ids.length + sampling.maxTokens)) {
+                    generate(s, ids, sampling.params(), System.out);
+                }
             }
             return 0;
         }
@@ -170,12 +158,12 @@ public final class GemmaCli {
 
         @Override
         public Integer call() throws Exception {
-            try (GemmaModel m = model.load()) {
+            try (GemmaModel m = model.load(); BatchScheduler s = scheduler(m, context)) {
                 GemmaTokenizer tok = m.tokenizer();
                 List<ChatMessage> history = new ArrayList<>();
                 BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-                Random rnd = new Random(sampling.seed);
-                while (true) {
+                GenerationParams params = sampling.params();
+                for (int turn = 0; ; turn++) {
                     System.out.print("> ");
                     System.out.flush();
                     String line = in.readLine();
@@ -183,22 +171,16 @@ public final class GemmaCli {
                         return 0;
                     }
                     history.add(new ChatMessage("user", line));
-                    // Simple and correct: re-run the whole templated conversation in a fresh cache each turn.
+                    // The whole templated conversation each turn: the scheduler starts every sequence from an
+                    // empty cache. Each turn its own seed, so a sampled chat does not repeat the first reply's draws.
                     int[] ids = tok.encode(tok.applyChatTemplate(history, true), false);
                     if (ids.length >= context) {
                         System.err.println("conversation exceeds --context " + context);
                         return 1;
                     }
-                    java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
-                    PrintStream tee = new PrintStream(new java.io.OutputStream() {
-                        @Override
-                        public void write(int b) {
-                            System.out.write(b);
-                            buf.write(b);
-                        }
-                    }, true, StandardCharsets.UTF_8);
-                    generate(m, m.newKvCache(context), ids, sampling, rnd, tee);
-                    history.add(new ChatMessage("model", buf.toString(StandardCharsets.UTF_8).strip()));
+                    String reply = generate(s, ids, params.withSeed(GenerationParams.choiceSeed(sampling.seed, turn)),
+                            System.out);
+                    history.add(new ChatMessage("model", reply.strip()));
                 }
             }
         }
@@ -255,7 +237,7 @@ public final class GemmaCli {
                     prefillTimes = m.opTimes().copy();
                     m.opTimes().reset();
                     for (int i = 0; i < genTokens; i++) {
-                        int t = argmax(logits);
+                        int t = TokenSampler.argmax(logits);
                         logits = m.step(List.of(new Engine.Step(c, new int[] {t}, true)))[0];
                     }
                     long t2 = System.nanoTime();
@@ -321,16 +303,6 @@ public final class GemmaCli {
             }
             return 0;
         }
-    }
-
-    static int argmax(float[] a) {
-        int b = 0;
-        for (int i = 1; i < a.length; i++) {
-            if (a[i] > a[b]) {
-                b = i;
-            }
-        }
-        return b;
     }
 
     /** "min-max" of the runs' figures. */

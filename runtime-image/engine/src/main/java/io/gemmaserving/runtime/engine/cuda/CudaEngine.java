@@ -64,14 +64,6 @@ public final class CudaEngine implements Engine {
             return new Settings(maxTokensPerPass, maxSeqsPerPass, maxChunk, maxLogitRows, graphs, dir, shareDevices);
         }
 
-        public Settings withSharedDevices(boolean share) {
-            return new Settings(maxTokensPerPass, maxSeqsPerPass, maxChunk, maxLogitRows, graphs, ptxDir, share);
-        }
-
-        public Settings withGraphs(boolean on) {
-            return new Settings(maxTokensPerPass, maxSeqsPerPass, maxChunk, maxLogitRows, on, ptxDir, shareDevices);
-        }
-
         PassPlanner.Limits passLimits() {
             return new PassPlanner.Limits(maxTokensPerPass, maxSeqsPerPass, maxChunk, maxLogitRows);
         }

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.gemmaserving.runtime.engine.EngineOptions;
 import io.gemmaserving.runtime.engine.GemmaTokenizer.ChatMessage;
 import io.gemmaserving.runtime.engine.Engine;
+import io.gemmaserving.runtime.engine.batch.TokenSampler;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -119,7 +120,7 @@ class Gemma270mVsHfReferenceTest {
             int[] ref = ints(c.get("greedy"));
             int[] ours = new int[N];
             for (int t = 0; t < N; t++) {
-                ours[t] = TinyFixtures.argmax(logits);
+                ours[t] = TokenSampler.argmax(logits);
                 if (ours[t] != ref[t]) {
                     JsonNode top2 = c.get("greedyTop2").get(t);
                     throw new AssertionError("prompt " + i + ": our greedy token " + t + " is " + ours[t] + ", the f32 "
@@ -155,7 +156,7 @@ class Gemma270mVsHfReferenceTest {
             for (int t = 0; t < N; t++) {
                 JsonNode s = steps.get(t);
                 int lc = s.get("llamaCpp").asInt();
-                int ourTop = TinyFixtures.argmax(logits);
+                int ourTop = TokenSampler.argmax(logits);
                 double ourGap = logits[ourTop] - logits[lc];
                 double refGap = s.get("gap").asDouble();
                 worst = Math.max(worst, Math.abs(ourGap - refGap));

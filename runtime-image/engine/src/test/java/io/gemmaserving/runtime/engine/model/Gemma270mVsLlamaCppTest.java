@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.gemmaserving.runtime.engine.EngineOptions;
 import io.gemmaserving.runtime.engine.GemmaTokenizer.ChatMessage;
 import io.gemmaserving.runtime.engine.Engine;
+import io.gemmaserving.runtime.engine.batch.TokenSampler;
 import io.gemmaserving.runtime.engine.reference.LlamaCpp;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -172,7 +173,7 @@ class Gemma270mVsLlamaCppTest {
                 int first = -1;
                 for (int t = 0; t < N; t++) {
                     int ref = refTokens[i][t];
-                    int ourTop = TinyFixtures.argmax(logits);
+                    int ourTop = TokenSampler.argmax(logits);
                     float gap = logits[ourTop] - logits[ref];
                     worstGap = Math.max(worstGap, gap);
                     if (ourTop != ref) {
@@ -260,7 +261,7 @@ class Gemma270mVsLlamaCppTest {
             Engine.KvCache c = m.newKvCache(64);
             float[] logits = m.step(List.of(new Engine.Step(c, m.tokenizer().encode(PROMPTS.get(0), true), true)))[0];
             for (int t = 0; t < 32; t++) {
-                logits = m.step(List.of(new Engine.Step(c, new int[] {TinyFixtures.argmax(logits)}, true)))[0];
+                logits = m.step(List.of(new Engine.Step(c, new int[] {TokenSampler.argmax(logits)}, true)))[0];
             }
         }
     }

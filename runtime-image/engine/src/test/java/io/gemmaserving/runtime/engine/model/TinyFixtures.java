@@ -192,16 +192,6 @@ final class TinyFixtures {
         return m;
     }
 
-    static int argmax(float[] a) {
-        int best = 0;
-        for (int i = 1; i < a.length; i++) {
-            if (a[i] > a[best]) {
-                best = i;
-            }
-        }
-        return best;
-    }
-
     /** Logits of every position, one token per forward call (exercises the KV cache at every step). */
     static List<float[]> decodeOneByOne(Engine m, int[] prompt) {
         Engine.KvCache c = m.newKvCache(prompt.length);
