@@ -6,8 +6,8 @@ that the converters bake into Gemma's norm weights, and maps the metadata onto G
 PyTorch Gemma 3 forward pass with eager attention. Nothing here shares code with our Java engine or with llama.cpp's
 matrix kernels: the weights are the same dequantized numbers, everything after that is transformers.
 
-For each chat-templated prompt of Gemma270mVsLlamaCppTest (their token ids, and llama.cpp's greedy continuations, are
-read from the committed llama.cpp fixture, which that test checks against our own tokenizer), it records:
+For each chat-templated prompt of Gemma270mPrompts (their token ids, and llama.cpp's greedy continuations, are
+read from the committed llama.cpp fixture, which Gemma270mVsLlamaCppTest checks against our own tokenizer), it records:
   - greedy: the float32 greedy continuation, 64 tokens (transformers' KV cache), and the top-2 ids and logits of
     every step of it from one pass without a cache over the whole sequence (to tell near-ties; a step where the
     two passes pick differently is printed);
@@ -35,6 +35,7 @@ from transformers import AutoModelForCausalLM
 N = 64
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "..", "runtime-image", "engine", "src", "test", "resources", "fixtures")
+LLAMA_FIXTURES = os.path.join(HERE, "..", "runtime-image", "bench", "src", "test", "resources", "fixtures")
 
 
 def r(x):
@@ -72,7 +73,7 @@ def greedy(model, prompt, dtype):
 def main():
     gguf_path = os.environ.get("GEMMA_270M_GGUF") or sys.argv[1]
     out_path = os.path.join(FIXTURES, "gemma3-270m-hf-reference.json")
-    llama = json.load(open(os.path.join(FIXTURES, "gemma3-270m-llama-cpp.json")))
+    llama = json.load(open(os.path.join(LLAMA_FIXTURES, "gemma3-270m-llama-cpp.json")))
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
     t0 = time.time()

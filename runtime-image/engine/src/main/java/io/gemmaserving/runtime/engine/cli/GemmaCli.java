@@ -2,24 +2,20 @@ package io.gemmaserving.runtime.engine.cli;
 
 import io.gemmaserving.runtime.engine.GemmaTokenizer;
 import io.gemmaserving.runtime.engine.GemmaTokenizer.ChatMessage;
-import io.gemmaserving.runtime.engine.Engine;
 import io.gemmaserving.runtime.engine.EngineOptions;
 import io.gemmaserving.runtime.engine.batch.BatchScheduler;
 import io.gemmaserving.runtime.engine.batch.FinishReason;
 import io.gemmaserving.runtime.engine.batch.GenerationListener;
 import io.gemmaserving.runtime.engine.batch.GenerationParams;
-import io.gemmaserving.runtime.engine.batch.TokenSampler;
 import io.gemmaserving.runtime.engine.model.GemmaModel;
 import io.gemmaserving.runtime.engine.model.ModelLoader;
 import io.gemmaserving.runtime.engine.model.Numerics;
-import io.gemmaserving.runtime.engine.reference.LlamaCpp;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
@@ -29,35 +25,41 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * The engine's command line: {@code generate}, {@code chat}, {@code bench}.
+ * The engine's command line: {@code generate} and {@code chat}, through the same scheduler as the server. Speed is
+ * measured by {@code gemma-bench} (module runtime-image/bench).
  * Run: {@code java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -cp ... GemmaCli generate --model m.gguf --prompt "..."}.
  */
 @Command(name = "gemma", mixinStandardHelpOptions = true, description = "Gemma inference on the CPU.",
-        subcommands = {GemmaCli.Generate.class, GemmaCli.Chat.class, GemmaCli.Bench.class})
+        subcommands = {GemmaCli.Generate.class, GemmaCli.Chat.class})
 public final class GemmaCli {
 
     public static void main(String[] args) {
-        CommandLine cl = new CommandLine(new GemmaCli()).setCaseInsensitiveEnumValuesAllowed(true);
-        // Bad input: one line, no stack trace.
+        System.exit(execute(new GemmaCli(), args));
+    }
+
+    /** Runs a picocli command; bad input prints one line, no stack trace. */
+    public static int execute(Object command, String[] args) {
+        CommandLine cl = new CommandLine(command).setCaseInsensitiveEnumValuesAllowed(true);
         cl.setExecutionExceptionHandler((e, c, p) -> {
             c.getErr().println("error: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
             return 1;
         });
-        System.exit(cl.execute(args));
+        return cl.execute(args);
     }
 
-    static class ModelOptions {
+    /** The model and how it computes; shared with {@code gemma-bench}. */
+    public static class ModelOptions {
         @Option(names = "--model", required = true, description = "GGUF file or HF safetensors directory")
-        Path model;
+        public Path model;
         @Option(names = "--threads", defaultValue = "0", description = "compute threads (0 = one per core)")
-        int threads;
+        public int threads;
         @Option(names = "--backend", defaultValue = "auto", description = "auto, vector, scalar")
-        String backend;
+        public String backend;
         @Option(names = "--numerics", defaultValue = "F32",
                 description = "F32 (default), or GGML to round as llama.cpp does (for comparing with it)")
-        Numerics numerics;
+        public Numerics numerics;
 
-        GemmaModel load() throws Exception {
+        public GemmaModel load() throws Exception {
             return ModelLoader.load(model, new EngineOptions(backend, threads, 1, numerics));
         }
     }
@@ -184,136 +186,5 @@ public final class GemmaCli {
                 }
             }
         }
-    }
-
-    @Command(name = "bench", description = "Prefill and decode tokens/s, median of 3 runs after one untimed; with --compare-llama-cpp also llama.cpp on the same file.")
-    static final class Bench implements Callable<Integer> {
-        @CommandLine.Mixin
-        ModelOptions model = new ModelOptions();
-        @Option(names = "--prompt-tokens", defaultValue = "128")
-        int promptTokens;
-        @Option(names = "--gen-tokens", defaultValue = "128")
-        int genTokens;
-        @Option(names = "--runs", defaultValue = "3")
-        int runs;
-        @Option(names = "--compare-llama-cpp")
-        boolean compare;
-        @Option(names = "--warmup-runs", defaultValue = "1",
-                description = "untimed runs first, for each engine (the JIT compiles our kernels during the first)")
-        int warmupRuns;
-
-        private static void printShares(String phase, GemmaModel.OpTimes t, int tokens) {
-            double all = t.matmul + t.attention + t.other;
-            System.out.printf("  %s time in last run: matmul %.0f%% (output head %.0f%%), attention %.0f%%, other %.0f%%;"
-                    + " %.2f ms per token%n", phase, 100 * t.matmul / all, 100 * t.outputHead / all,
-                    100 * t.attention / all, 100 * t.other / all, all / 1e6 / tokens);
-        }
-
-        @Option(names = "--bandwidth-passes", defaultValue = "5",
-                description = "timed passes of the memory-bandwidth probe that sets the decode ceiling (0 = skip it)")
-        int bandwidthPasses;
-
-        @Override
-        public Integer call() throws Exception {
-            double[] ours;
-            int[] prompt;
-            long bytesPerToken;
-            long ggufBytesPerToken;
-            try (GemmaModel m = model.load()) {
-                prompt = new int[promptTokens];
-                int[] text = m.tokenizer().encode("The quick brown fox jumps over the lazy dog. ".repeat(promptTokens / 8 + 1), true);
-                System.arraycopy(text, 0, prompt, 0, promptTokens);
-                ModelLoader.warmUp(m);
-                double[] pf = new double[runs];
-                double[] dc = new double[runs];
-                GemmaModel.OpTimes prefillTimes = new GemmaModel.OpTimes();
-                GemmaModel.OpTimes decodeTimes = new GemmaModel.OpTimes();
-                for (int r = -warmupRuns; r < runs; r++) {
-                    Engine.KvCache c = m.newKvCache(promptTokens + genTokens + 1);
-                    m.opTimes().reset();
-                    long t0 = System.nanoTime();
-                    float[] logits = m.step(List.of(new Engine.Step(c, prompt, true)))[0];
-                    long t1 = System.nanoTime();
-                    prefillTimes = m.opTimes().copy();
-                    m.opTimes().reset();
-                    for (int i = 0; i < genTokens; i++) {
-                        int t = TokenSampler.argmax(logits);
-                        logits = m.step(List.of(new Engine.Step(c, new int[] {t}, true)))[0];
-                    }
-                    long t2 = System.nanoTime();
-                    if (r < 0) {
-                        continue;
-                    }
-                    pf[r] = promptTokens / ((t1 - t0) / 1e9);
-                    dc[r] = genTokens / ((t2 - t1) / 1e9);
-                    decodeTimes = m.opTimes().copy();
-                }
-                ours = new double[] {median(pf), median(dc)};
-                System.out.printf("ours (%s, %d threads, KV %s): prefill %.1f tok/s, decode %.1f tok/s (median of %d;"
-                                + " runs %s / %s)%n", m.backend().name(), m.backend().parallelism(),
-                        m.kvCacheType().name().toLowerCase(java.util.Locale.ROOT), ours[0], ours[1], runs,
-                        range(pf), range(dc));
-                printShares("prefill", prefillTimes, promptTokens);
-                printShares("decode", decodeTimes, genTokens);
-                int mid = promptTokens + genTokens / 2;
-                bytesPerToken = m.bytesReadPerDecodeToken(mid);
-                ggufBytesPerToken = m.info().weightBytes() + m.kvBytesReadPerDecodeToken(mid);
-            }
-            double bandwidth = 0;
-            if (bandwidthPasses > 0) {
-                int threads = model.threads > 0 ? model.threads : Runtime.getRuntime().availableProcessors();
-                bandwidth = MemoryBandwidth.measure(threads, bandwidthPasses);
-                System.out.printf("memory read bandwidth: %.1f GB/s (%d threads streaming %d MiB, best of %d passes)%n",
-                        bandwidth / 1e9, threads, MemoryBandwidth.bufferBytes() >> 20, bandwidthPasses);
-                System.out.printf("decode reads %.1f MB per token at position %d (%.1f MB as the GGUF stores it):"
-                                + " ceiling %.0f tok/s; ours %.0f%% of it%n", bytesPerToken / 1e6,
-                        promptTokens + genTokens / 2, ggufBytesPerToken / 1e6, bandwidth / bytesPerToken,
-                        100 * ours[1] * bytesPerToken / bandwidth);
-            }
-            if (compare) {
-                if (!LlamaCpp.available()) {
-                    System.out.println("llama.cpp: unavailable (" + LlamaCpp.unavailableReason() + ")");
-                    return 0;
-                }
-                try (LlamaCpp ref = LlamaCpp.open(model.model, LlamaCpp.Options.defaults())) {
-                    if (model.threads > 0) {
-                        ref.setThreads(model.threads);
-                    }
-                    System.out.println("llama.cpp weight buffers (its load log): "
-                            + (ref.bufferTypes().isEmpty() ? "not logged" : String.join(", ", ref.bufferTypes())));
-                    for (int r = 0; r < warmupRuns; r++) {
-                        ref.benchmark(prompt, genTokens);
-                    }
-                    double[] pf = new double[runs];
-                    double[] dc = new double[runs];
-                    for (int r = 0; r < runs; r++) {
-                        LlamaCpp.Timing t = ref.benchmark(prompt, genTokens);
-                        pf[r] = t.prefillTokensPerSecond();
-                        dc[r] = t.decodeTokensPerSecond();
-                    }
-                    double p = median(pf), d = median(dc);
-                    System.out.printf("llama.cpp: prefill %.1f tok/s, decode %.1f tok/s (median of %d; runs %s / %s)%n",
-                            p, d, runs, range(pf), range(dc));
-                    if (bandwidth > 0) {
-                        System.out.printf("llama.cpp decode: %.0f%% of the ceiling its GGUF layout sets (%.0f tok/s)%n",
-                                100 * d * ggufBytesPerToken / bandwidth, bandwidth / ggufBytesPerToken);
-                    }
-                    System.out.printf("ratio ours/llama.cpp: prefill %.2f, decode %.2f%n", ours[0] / p, ours[1] / d);
-                }
-            }
-            return 0;
-        }
-    }
-
-    /** "min-max" of the runs' figures. */
-    static String range(double[] a) {
-        double lo = Arrays.stream(a).min().orElse(0), hi = Arrays.stream(a).max().orElse(0);
-        return String.format("%.1f-%.1f", lo, hi);
-    }
-
-    static double median(double[] a) {
-        double[] s = a.clone();
-        Arrays.sort(s);
-        return s[s.length / 2];
     }
 }

@@ -25,7 +25,7 @@ import org.junit.jupiter.api.Test;
  * PyTorch model in float32, eager attention), and optionally the same model cast to float64 as the arbiter of float32
  * rounding (on the five original prompts the float64 run chose the same 64 tokens as float32 everywhere, its logits
  * 6e-5 from float32's at most; the committed fixture skips it, REF_F64=0, to halve the run time). The fixture {@code fixtures/gemma3-270m-hf-reference.json} is written by {@code hack/make_gemma270m_reference.sh}
- * (run by hand: torch is large); it holds, per prompt of {@link Gemma270mVsLlamaCppTest#PROMPTS}, the reference's
+ * (run by hand: torch is large); it holds, per prompt of {@link Gemma270mPrompts#PROMPTS}, the reference's
  * 64-token greedy continuation with the top-2 logits of each step, the first step's logits of 320 ids, and the
  * reference run teacher-forced on llama.cpp's greedy tokens (from the llama.cpp fixture).
  *
@@ -78,7 +78,7 @@ class Gemma270mVsHfReferenceTest {
 
     int[] promptTokens(int i) {
         String text = model.tokenizer().applyChatTemplate(
-                List.of(new ChatMessage("user", Gemma270mVsLlamaCppTest.PROMPTS.get(i))), true);
+                List.of(new ChatMessage("user", Gemma270mPrompts.PROMPTS.get(i))), true);
         return model.tokenizer().encode(text, false);
     }
 
@@ -89,11 +89,11 @@ class Gemma270mVsHfReferenceTest {
     @Test
     void firstStepLogitsAndGreedyContinuationsMatchTheF32Reference() {
         double worst = 0;
-        assertEquals(Gemma270mVsLlamaCppTest.PROMPTS.size(), cases.size(), "rerun hack/make_gemma270m_reference.sh");
+        assertEquals(Gemma270mPrompts.PROMPTS.size(), cases.size(), "rerun hack/make_gemma270m_reference.sh");
         List<String> report = new ArrayList<>();
         for (int i = 0; i < cases.size(); i++) {
             JsonNode c = cases.get(i);
-            assertEquals(Gemma270mVsLlamaCppTest.PROMPTS.get(i), c.get("prompt").asText());
+            assertEquals(Gemma270mPrompts.PROMPTS.get(i), c.get("prompt").asText());
             int[] prompt = promptTokens(i);
             assertArrayEquals(ints(c.get("promptTokens")), prompt, "prompt " + i + ": tokens differ from the reference's");
             Engine.KvCache cache = model.newKvCache(prompt.length + N);
@@ -115,7 +115,7 @@ class Gemma270mVsHfReferenceTest {
                     + (has64 ? String.format(", max|ours - f64 ref| %.2e, max|f32 ref - f64 ref| %.2e", maxD64, refVs64) : ""));
             assertTrue(maxD <= LOGIT_TOL, report.getLast());
             worst = Math.max(worst, maxD);
-            assertArrayEquals(ints(c.get("top5")), Gemma270mVsLlamaCppTest.top5(logits), "prompt " + i + ": first-step top-5");
+            assertArrayEquals(ints(c.get("top5")), Gemma270mPrompts.top5(logits), "prompt " + i + ": first-step top-5");
 
             int[] ref = ints(c.get("greedy"));
             int[] ours = new int[N];

@@ -1,4 +1,4 @@
-package io.gemmaserving.runtime.engine.reference;
+package io.gemmaserving.runtime.bench;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -105,9 +105,9 @@ public final class LlamaCpp implements AutoCloseable {
             return new Options(contextLength, batchSize, threads, true);
         }
 
-        /** 2048 positions, 512-token batches, threads = available cores (at most 2 on the shared build machines). */
+        /** 2048 positions, 512-token batches, one thread per core (as ours with {@code --threads 0}). */
         public static Options defaults() {
-            return new Options(2048, 512, Math.max(1, Math.min(2, Runtime.getRuntime().availableProcessors())));
+            return new Options(2048, 512, Runtime.getRuntime().availableProcessors());
         }
     }
 

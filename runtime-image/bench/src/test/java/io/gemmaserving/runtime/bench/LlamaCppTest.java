@@ -1,4 +1,4 @@
-package io.gemmaserving.runtime.engine.reference;
+package io.gemmaserving.runtime.bench;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;

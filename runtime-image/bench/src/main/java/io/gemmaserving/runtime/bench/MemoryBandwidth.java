@@ -1,4 +1,4 @@
-package io.gemmaserving.runtime.engine.cli;
+package io.gemmaserving.runtime.bench;
 
 import io.gemmaserving.runtime.engine.tensor.PackedMemory;
 import java.lang.foreign.Arena;

@@ -12,7 +12,7 @@ import io.gemmaserving.runtime.engine.EngineOptions;
 import io.gemmaserving.runtime.engine.GemmaTokenizer.ChatMessage;
 import io.gemmaserving.runtime.engine.Engine;
 import io.gemmaserving.runtime.engine.batch.TokenSampler;
-import io.gemmaserving.runtime.engine.reference.LlamaCpp;
+import io.gemmaserving.runtime.bench.LlamaCpp;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -80,18 +80,6 @@ class Gemma270mVsLlamaCppTest {
      * independent float32 reference all 10 match ({@link Gemma270mVsHfReferenceTest}).
      */
     static final int MIN_EXACT = 5;
-    /** The original five first, then five more added (none removed, none chosen after seeing results). */
-    static final List<String> PROMPTS = List.of(
-            "What is the capital of France?",
-            "Write a haiku about the sea.",
-            "Explain what a KV cache is in one paragraph.",
-            "List three prime numbers greater than 10.",
-            "Translate 'good morning' into German and Spanish.",
-            "Name the largest planet in the solar system.",
-            "What does a compiler do?",
-            "Give me a short recipe for pancakes.",
-            "Why is the sky blue?",
-            "Write one sentence about autumn.");
 
     @Test
     void greedyContinuationsAgreeWithLlamaCpp() throws Exception {
@@ -103,9 +91,9 @@ class Gemma270mVsLlamaCppTest {
         LlamaCpp live = null;
         try (GemmaModel m = ModelLoader.load(gguf, new EngineOptions("auto", 2, 1, NUMERICS))) {
             warmUp(m);
-            int[][] prompts = new int[PROMPTS.size()][];
+            int[][] prompts = new int[Gemma270mPrompts.PROMPTS.size()][];
             for (int i = 0; i < prompts.length; i++) {
-                String text = m.tokenizer().applyChatTemplate(List.of(new ChatMessage("user", PROMPTS.get(i))), true);
+                String text = m.tokenizer().applyChatTemplate(List.of(new ChatMessage("user", Gemma270mPrompts.PROMPTS.get(i))), true);
                 prompts[i] = m.tokenizer().encode(text, false);
             }
             int[][] refTokens = new int[prompts.length][];
@@ -124,13 +112,13 @@ class Gemma270mVsLlamaCppTest {
                 }
                 if (write != null) {
                     ObjectNode root = TinyFixtures.JSON.createObjectNode();
-                    root.put("generator", "llama.cpp via engine.reference.LlamaCpp, "
+                    root.put("generator", "llama.cpp via bench.LlamaCpp, "
                             + (F32_ATTENTION ? "f32 KV cache, no flash attention" : "its default settings") + ", 2 threads, "
                             + gguf.getFileName());
                     ArrayNode cases = root.putArray("cases");
                     for (int i = 0; i < prompts.length; i++) {
                         ObjectNode c = cases.addObject();
-                        c.put("prompt", PROMPTS.get(i));
+                        c.put("prompt", Gemma270mPrompts.PROMPTS.get(i));
                         c.set("promptTokens", TinyFixtures.JSON.valueToTree(prompts[i]));
                         c.set("top5", TinyFixtures.JSON.valueToTree(refTop5[i]));
                         c.set("greedy", TinyFixtures.JSON.valueToTree(refTokens[i]));
@@ -141,7 +129,7 @@ class Gemma270mVsLlamaCppTest {
                 assumeTrue(Files.isRegularFile(fixture), "llama.cpp unavailable (" + LlamaCpp.unavailableReason() + ") and no fixture");
                 source = "llama.cpp (fixture)";
                 JsonNode cases = TinyFixtures.JSON.readTree(fixture.toFile()).get("cases");
-                assertEquals(PROMPTS.size(), cases.size(), "fixture cases vs prompts: rerun hack/make_llama_cpp_fixture.sh");
+                assertEquals(Gemma270mPrompts.PROMPTS.size(), cases.size(), "fixture cases vs prompts: rerun hack/make_llama_cpp_fixture.sh");
                 for (int i = 0; i < prompts.length; i++) {
                     JsonNode c = cases.get(i);
                     assertArrayEquals(TinyFixtures.JSON.treeToValue(c.get("promptTokens"), int[].class), prompts[i],
@@ -156,7 +144,7 @@ class Gemma270mVsLlamaCppTest {
             for (int i = 0; i < prompts.length; i++) {
                 Engine.KvCache cache = m.newKvCache(prompts[i].length + N);
                 float[] logits = m.step(List.of(new Engine.Step(cache, prompts[i], true)))[0];
-                int[] our5 = top5(logits);
+                int[] our5 = Gemma270mPrompts.top5(logits);
                 // First-step top-5: at each rank, llama.cpp's token is ours, or (ranks swapped at a near-tie) its logit
                 // in our model is within NEAR_TIE of our token at that rank.
                 for (int k = 0; k < 5; k++) {
@@ -177,7 +165,7 @@ class Gemma270mVsLlamaCppTest {
                     float gap = logits[ourTop] - logits[ref];
                     worstGap = Math.max(worstGap, gap);
                     if (ourTop != ref) {
-                        String msg = "prompt " + i + " (" + PROMPTS.get(i) + ") token " + t + ": llama.cpp " + ref
+                        String msg = "prompt " + i + " (" + Gemma270mPrompts.PROMPTS.get(i) + ") token " + t + ": llama.cpp " + ref
                                 + ", our top-1 " + ourTop + ", our gap " + gap;
                         if (first < 0) {
                             first = t;
@@ -229,7 +217,7 @@ class Gemma270mVsLlamaCppTest {
             // BOS, then the prompts' first and second tokens on their own (no BOS), ten different tokens in all.
             java.util.LinkedHashSet<Integer> tokens = new java.util.LinkedHashSet<>(List.of(2));
             for (int k = 0; k < 2; k++) {
-                for (String p : PROMPTS) {
+                for (String p : Gemma270mPrompts.PROMPTS) {
                     if (tokens.size() < 10) {
                         tokens.add(m.tokenizer().encode(p, false)[k]);
                     }
@@ -259,7 +247,7 @@ class Gemma270mVsLlamaCppTest {
     static void warmUp(GemmaModel m) {
         for (int round = 0; round < 2; round++) {
             Engine.KvCache c = m.newKvCache(64);
-            float[] logits = m.step(List.of(new Engine.Step(c, m.tokenizer().encode(PROMPTS.get(0), true), true)))[0];
+            float[] logits = m.step(List.of(new Engine.Step(c, m.tokenizer().encode(Gemma270mPrompts.PROMPTS.get(0), true), true)))[0];
             for (int t = 0; t < 32; t++) {
                 logits = m.step(List.of(new Engine.Step(c, new int[] {TokenSampler.argmax(logits)}, true)))[0];
             }
@@ -277,18 +265,5 @@ class Gemma270mVsLlamaCppTest {
             }
         }
         return ", our token is not in llama.cpp's top-5";
-    }
-
-    static int[] top5(float[] logits) {
-        Integer[] idx = new Integer[logits.length];
-        for (int i = 0; i < idx.length; i++) {
-            idx[i] = i;
-        }
-        Arrays.sort(idx, (a, b) -> Float.compare(logits[b], logits[a]));
-        int[] out = new int[5];
-        for (int i = 0; i < 5; i++) {
-            out[i] = idx[i];
-        }
-        return out;
     }
 }
