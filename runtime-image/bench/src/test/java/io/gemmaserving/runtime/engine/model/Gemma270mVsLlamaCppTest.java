@@ -17,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -48,6 +49,7 @@ import org.junit.jupiter.api.Test;
  * that an independent float32 implementation (Hugging Face transformers on the same dequantized weights) agrees with
  * our {@link Numerics#F32} forward pass to 3e-5 in the logits, token for token on every prompt.
  */
+@Tag("model")
 class Gemma270mVsLlamaCppTest {
 
     static final int N = 64;

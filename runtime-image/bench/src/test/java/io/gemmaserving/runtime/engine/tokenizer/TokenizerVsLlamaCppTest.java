@@ -13,12 +13,14 @@ import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
  * The GGUF-built tokenizer against llama.cpp's (the reference) on the real Gemma 3 270M vocabulary: the same ids
  * for the whole corpus, the same bytes for every token, the same chat template. Skipped without llama.cpp.
  */
+@Tag("model")
 class TokenizerVsLlamaCppTest {
 
     static SentencePieceTokenizer tok;

@@ -13,12 +13,14 @@ import java.util.List;
 import java.util.Random;
 import java.util.SplittableRandom;
 import java.util.stream.IntStream;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
  * The scheduler's sampler: greedy and nucleus picks against the textbook computation, per-sequence seeding, and
  * OpenAI's presence and frequency penalties against a plain scalar computation.
  */
+@Tag("unit")
 class TokenSamplerTest {
 
     static float[] randomLogits(long seed, int n, double scale) {

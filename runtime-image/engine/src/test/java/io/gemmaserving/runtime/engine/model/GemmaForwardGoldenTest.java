@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -21,6 +22,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * <p>Tolerance: max |ours - golden| <= 1e-4 over every vocabulary entry (logits have std ~2; observed ~1e-5): both
  * sides compute in float32 with different summation orders; goldens are stored with 6 significant digits.
  */
+@Tag("model")
 class GemmaForwardGoldenTest {
 
     static final float TOL = 1e-4f;

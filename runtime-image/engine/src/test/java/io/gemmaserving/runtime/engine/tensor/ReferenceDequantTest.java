@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -25,6 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
  * sides compute {@code d * sc * q - dm} in float32 in the same order, so the values must be equal bit for bit.
  * Q8_K has no dequantizer in gguf-py and is covered by KernelTest only.
  */
+@Tag("unit")
 class ReferenceDequantTest {
 
     /** Types gguf-py dequantizes, with random blocks. */

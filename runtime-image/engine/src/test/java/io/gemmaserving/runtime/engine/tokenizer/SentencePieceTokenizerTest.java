@@ -2,6 +2,7 @@ package io.gemmaserving.runtime.engine.tokenizer;
 
 import io.gemmaserving.runtime.engine.GemmaTokenizer.ChatMessage;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -15,6 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The GGUF-built tokenizer on the real Gemma 3 270M vocabulary: round trips, vocabulary facts, the chat template, speed.
  * Token for token against llama.cpp's tokenizer: {@code TokenizerVsLlamaCppTest} in the bench module.
  */
+@Tag("model")
 class SentencePieceTokenizerTest {
 
     static SentencePieceTokenizer tok;
