@@ -24,14 +24,14 @@ import org.junit.jupiter.api.Test;
  * The real Gemma 3 270M (Q4_K_M GGUF) against an independent float32 reference: Hugging Face transformers' own
  * Gemma 3 forward pass on the same file (transformers dequantizes the GGUF itself with the gguf package and runs its
  * PyTorch model in float32, eager attention), and optionally the same model cast to float64 as the arbiter of float32
- * rounding (on the five original prompts the float64 run chose the same 64 tokens as float32 everywhere, its logits
+ * rounding (on the first five prompts the float64 run chose the same 64 tokens as float32 everywhere, its logits
  * 6e-5 from float32's at most; the committed fixture skips it, REF_F64=0, to halve the run time). The fixture {@code fixtures/gemma3-270m-hf-reference.json} is written by {@code hack/make_gemma270m_reference.sh}
  * (run by hand: torch is large); it holds, per prompt of {@link Gemma270mPrompts#PROMPTS}, the reference's
  * 64-token greedy continuation with the top-2 logits of each step, the first step's logits of 320 ids, and the
  * reference run teacher-forced on llama.cpp's greedy tokens (from the llama.cpp fixture).
  *
  * <p>What it showed: ours and the reference agree to ~3e-5 in the logits and token for token; where llama.cpp parted
- * from us (among them the formerly unexplained prompt 2, gap 0.22), the reference chose our token with the same gap,
+ * from us (among them prompt 2, gap 0.22), the reference chose our token with the same gap,
  * in float32 and in float64: those divergences are llama.cpp's (its 8-bit activations), not a bug of ours.
  */
 @Tag("model")

@@ -22,7 +22,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 /**
  * Our Gemma chat template against the official Jinja template of Gemma 3's tokenizer_config.json, rendered by
  * jinja2 as transformers renders it (the GGUF here carries no tokenizer.chat_template; llama.cpp's built-in
- * "gemma" rendering is compared in SentencePieceTokenizerTest).
+ * "gemma" rendering is compared in the bench module's TokenizerVsLlamaCppTest).
  */
 @Tag("unit")
 class GemmaChatTemplateTest {
