@@ -26,7 +26,7 @@ import org.junit.jupiter.api.Test;
  * reference in {@link Gemma270mVsHfReferenceTest}).
  * llama.cpp runs live through FFM when its libraries are present (its default settings, see {@link #F32_ATTENTION});
  * otherwise its outputs come from the committed fixture {@code fixtures/gemma3-270m-llama-cpp.json}, written by
- * {@code hack/make_llama_cpp_fixture.sh} (this test with {@code -Dgemma.writeLlamaCppFixture=<file>}).
+ * {@code hack/make-llama-cpp-fixture.sh} (this test with {@code -Dgemma.writeLlamaCppFixture=<file>}).
  *
  * <p>The rule, for every prompt:
  * <ol>
@@ -131,7 +131,7 @@ class Gemma270mVsLlamaCppTest {
                 assumeTrue(Files.isRegularFile(fixture), "llama.cpp unavailable (" + LlamaCpp.unavailableReason() + ") and no fixture");
                 source = "llama.cpp (fixture)";
                 JsonNode cases = TinyFixtures.JSON.readTree(fixture.toFile()).get("cases");
-                assertEquals(Gemma270mPrompts.PROMPTS.size(), cases.size(), "fixture cases vs prompts: rerun hack/make_llama_cpp_fixture.sh");
+                assertEquals(Gemma270mPrompts.PROMPTS.size(), cases.size(), "fixture cases vs prompts: rerun hack/make-llama-cpp-fixture.sh");
                 for (int i = 0; i < prompts.length; i++) {
                     JsonNode c = cases.get(i);
                     assertArrayEquals(TinyFixtures.JSON.treeToValue(c.get("promptTokens"), int[].class), prompts[i],

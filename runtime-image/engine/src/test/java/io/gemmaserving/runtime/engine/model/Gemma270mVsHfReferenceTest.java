@@ -25,7 +25,7 @@ import org.junit.jupiter.api.Test;
  * Gemma 3 forward pass on the same file (transformers dequantizes the GGUF itself with the gguf package and runs its
  * PyTorch model in float32, eager attention), and optionally the same model cast to float64 as the arbiter of float32
  * rounding (on the first five prompts the float64 run chose the same 64 tokens as float32 everywhere, its logits
- * 6e-5 from float32's at most; the committed fixture skips it, REF_F64=0, to halve the run time). The fixture {@code fixtures/gemma3-270m-hf-reference.json} is written by {@code hack/make_gemma270m_reference.sh}
+ * 6e-5 from float32's at most; the committed fixture skips it, REF_F64=0, to halve the run time). The fixture {@code fixtures/gemma3-270m-hf-reference.json} is written by {@code hack/make-gemma270m-reference.sh}
  * (run by hand: torch is large); it holds, per prompt of {@link Gemma270mPrompts#PROMPTS}, the reference's
  * 64-token greedy continuation with the top-2 logits of each step, the first step's logits of 320 ids, and the
  * reference run teacher-forced on llama.cpp's greedy tokens (from the llama.cpp fixture).
@@ -56,7 +56,7 @@ class Gemma270mVsHfReferenceTest {
         String env = System.getenv("GEMMA_270M_GGUF");
         assumeTrue(env != null && Files.isRegularFile(Path.of(env)), "GEMMA_270M_GGUF not set or absent (run hack/setup.sh)");
         Path fixture = TinyFixtures.fixtures().resolve("gemma3-270m-hf-reference.json");
-        assumeTrue(Files.isRegularFile(fixture), "no fixture " + fixture + " (hack/make_gemma270m_reference.sh)");
+        assumeTrue(Files.isRegularFile(fixture), "no fixture " + fixture + " (hack/make-gemma270m-reference.sh)");
         cases = TinyFixtures.JSON.readTree(fixture.toFile()).get("cases");
         // f32 keys and values: the reference is float32 transformers, and the tolerances are float32 ones
         model = ModelLoader.load(Path.of(env), new EngineOptions("auto", 2, 1, Numerics.F32,
@@ -91,7 +91,7 @@ class Gemma270mVsHfReferenceTest {
     @Test
     void firstStepLogitsAndGreedyContinuationsMatchTheF32Reference() {
         double worst = 0;
-        assertEquals(Gemma270mPrompts.PROMPTS.size(), cases.size(), "rerun hack/make_gemma270m_reference.sh");
+        assertEquals(Gemma270mPrompts.PROMPTS.size(), cases.size(), "rerun hack/make-gemma270m-reference.sh");
         List<String> report = new ArrayList<>();
         for (int i = 0; i < cases.size(); i++) {
             JsonNode c = cases.get(i);

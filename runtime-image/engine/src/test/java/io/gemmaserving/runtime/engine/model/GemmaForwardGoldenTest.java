@@ -16,7 +16,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The forward pass against golden logits from Hugging Face transformers (float32, eager attention) for tiny random
- * Gemma 1, 2 and 3 checkpoints (hack/make_tiny_gemma.py). Weights come from the bf16 safetensors through test doubles
+ * Gemma 1, 2 and 3 checkpoints (hack/make-tiny-gemma.py). Weights come from the bf16 safetensors through test doubles
  * (heap F32 tensors, a scalar matmul), so this isolates the model code from the format and backend code.
  *
  * <p>Tolerance: max |ours - golden| <= 1e-4 over every vocabulary entry (logits have std ~2; observed ~1e-5): both

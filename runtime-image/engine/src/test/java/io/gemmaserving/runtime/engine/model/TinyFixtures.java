@@ -20,7 +20,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 
-/** The tiny Gemma fixtures made by hack/make_tiny_gemma.py, and small test doubles that need nothing else. */
+/** The tiny Gemma fixtures made by hack/make-tiny-gemma.py, and small test doubles that need nothing else. */
 final class TinyFixtures {
 
     static final ObjectMapper JSON = new ObjectMapper();

@@ -19,7 +19,7 @@ read from the committed llama.cpp fixture, which Gemma270mVsLlamaCppTest checks 
   - llamaCpp: teacher-forced on llama.cpp's greedy tokens (from the fixture), at each step the float32 and float64
     logit of llama.cpp's token and of the reference's own top-1 there.
 
-Usage: hack/make_gemma270m_reference.sh  (creates $GEMMA_CACHE/venv-hf with torch + transformers, then runs this)
+Usage: hack/make-gemma270m-reference.sh  (creates $GEMMA_CACHE/venv-hf with torch + transformers, then runs this)
 Output: runtime-image/engine/src/test/resources/fixtures/gemma3-270m-hf-reference.json (a few tens of KB)
 """
 import json
@@ -148,7 +148,7 @@ def main():
         })
 
     root = {
-        "generator": "hack/make_gemma270m_reference.py: transformers %s, torch %s, gguf file %s, eager attention" % (transformers.__version__, torch.__version__, os.path.basename(gguf_path)),
+        "generator": "hack/make-gemma270m-reference.py: transformers %s, torch %s, gguf file %s, eager attention" % (transformers.__version__, torch.__version__, os.path.basename(gguf_path)),
         "config": {k: v for k, v in facts.items() if k != "layer_types"},
         "cases": cases,
     }
