@@ -7,8 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source hack/env.sh
 threads="${1:-2}"
-./mvnw -B -ntp -q -o -f runtime-image/engine/pom.xml test-compile
-cp=runtime-image/engine/target/classes:runtime-image/engine/target/test-classes
+./mvnw -B -ntp -q -o -pl runtime-image/bench -am test-compile
+cp=runtime-image/bench/target/test-classes:runtime-image/engine/target/classes:runtime-image/engine/target/test-classes
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 java --add-modules jdk.incubator.vector -cp "$cp" io.gemmaserving.runtime.engine.backend.MatmulBench "$GEMMA_270M_GGUF" "$threads" 1,128
 java --add-modules jdk.incubator.vector -cp "$cp" io.gemmaserving.runtime.engine.backend.DotBench synthetic

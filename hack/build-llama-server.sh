@@ -5,8 +5,8 @@
 # the binary and returns at once. Prints the binary's path on its last line.
 #
 # Nothing is downloaded at build time: the embedded web UI (fetched from a hub by default) and OpenSSL/BoringSSL are
-# switched off, the server then answers the API without its web page. LLAMA_CURL no longer exists in this llama.cpp
-# (it is deprecated and ignored there), so it is not passed.
+# switched off, the server then answers the API without its web page. LLAMA_CURL is not passed: this llama.cpp
+# ignores it.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/env.sh"

@@ -1,4 +1,4 @@
-# Sourced by the fixture makers (make_tiny_gemma.sh, make_gemma270m_reference.sh; run by hand, not in CI): torch (the
+# Sourced by the fixture makers (make-tiny-gemma.sh, make-gemma270m-reference.sh; run by hand, not in CI): torch (the
 # PyPI wheel), transformers and gguf in their own venv, $GEMMA_CACHE/venv-hf, because torch is large. One package list
 # for both, so running one after the other reinstalls nothing. Sets $venv.
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"

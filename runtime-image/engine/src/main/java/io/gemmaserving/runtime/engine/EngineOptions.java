@@ -33,10 +33,6 @@ public record EngineOptions(String backend, int threads, int tensorParallelSize,
         this(backend, threads, tensorParallelSize, numerics, KvCacheType.F16);
     }
 
-    public EngineOptions withKvCacheType(KvCacheType type) {
-        return new EngineOptions(backend, threads, tensorParallelSize, numerics, type);
-    }
-
     public static EngineOptions defaults() {
         return new EngineOptions("auto", 0, 1, Numerics.F32, KvCacheType.F16);
     }

@@ -8,9 +8,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.gemmaserving.runtime.engine.GemmaTokenizer;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Request parsing: n and the penalties reach the generation parameters; bad values are a 400 naming the field. */
+@Tag("unit")
 class CompletionRequestTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();

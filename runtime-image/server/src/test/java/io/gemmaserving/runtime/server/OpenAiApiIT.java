@@ -31,9 +31,11 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** The server on the real Gemma 3 270M, driven by the official OpenAI clients (Java and Python) and raw HTTP. */
+@Tag("server")
 class OpenAiApiIT {
 
     static final String KEY = "test-key-" + System.nanoTime();

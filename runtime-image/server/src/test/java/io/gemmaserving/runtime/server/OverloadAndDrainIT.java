@@ -14,9 +14,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** One slot and one waiting place: a burst gets 429 + Retry-After; SIGTERM lets the running stream finish. */
+@Tag("server")
 class OverloadAndDrainIT {
 
     @Test

@@ -64,10 +64,6 @@ public record GenerationParams(int maxTokens, double temperature, double topP, L
         return z ^ (z >>> 31);
     }
 
-    public boolean hasPenalties() {
-        return presencePenalty != 0 || frequencyPenalty != 0;
-    }
-
     public static GenerationParams greedy(int maxTokens) {
         return new GenerationParams(maxTokens, 0, 1, null, List.of(), false, 0);
     }

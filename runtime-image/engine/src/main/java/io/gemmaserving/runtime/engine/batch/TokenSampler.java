@@ -18,7 +18,7 @@ import java.util.SplittableRandom;
  * They touch only the tokens already generated, in place, and are undone after the pick, so the caller's logits
  * (from which logprobs are reported) stay the model's raw ones.
  */
-final class TokenSampler {
+public final class TokenSampler {
 
     private final double temperature;
     private final double topP;
@@ -133,7 +133,8 @@ final class TokenSampler {
         return sorted[last];
     }
 
-    static int argmax(float[] logits) {
+    /** The index of the largest logit, the lowest among equals: the greedy choice everywhere in the engine. */
+    public static int argmax(float[] logits) {
         int best = 0;
         for (int i = 1; i < logits.length; i++) {
             if (logits[i] > logits[best]) {

@@ -66,12 +66,4 @@ public final class KernelSources {
         return nvrtc.compileToPtx(read(file), file, headers, options(computeCapability));
     }
 
-    /** Compiles every source: file -> PTX. */
-    public static Map<String, String> compileAll(Nvrtc nvrtc, int computeCapability) {
-        Map<String, String> ptx = new LinkedHashMap<>();
-        for (String file : ENTRIES.keySet()) {
-            ptx.put(file, compile(nvrtc, file, computeCapability));
-        }
-        return ptx;
-    }
 }

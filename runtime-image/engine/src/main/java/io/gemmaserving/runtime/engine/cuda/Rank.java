@@ -223,10 +223,6 @@ public final class Rank implements AutoCloseable {
         return copyDone;
     }
 
-    public boolean hasCublas() {
-        return cublas != null;
-    }
-
     @Override
     public void close() {
         cu.ctxSetCurrent(ctx);

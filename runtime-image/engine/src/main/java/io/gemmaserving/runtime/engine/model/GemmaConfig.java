@@ -11,7 +11,7 @@ import java.util.Map;
  * Everything that differs between Gemma 1, 2 and 3, as data. One forward pass ({@link GemmaModel}) reads these
  * fields; there is no per-generation copy of the model code.
  *
- * @param architecture        {@code gemma}, {@code gemma2} or {@code gemma3}
+ * @param architecture        the generation, and with it the defaults the checkpoint does not state
  * @param hidden              model width (embedding length)
  * @param layers              number of transformer blocks
  * @param heads               query heads
@@ -35,7 +35,7 @@ import java.util.Map;
  * @param normPlusOne         norm weights are stored as w and applied as (1 + w) (HF); false when baked in (GGUF)
  */
 public record GemmaConfig(
-        String architecture,
+        Architecture architecture,
         int hidden, int layers, int heads, int kvHeads, int headDim, int ffn, int vocab, int contextLength,
         float rmsEps,
         float ropeBaseGlobal, float ropeBaseLocal, float ropeScaleGlobal,
@@ -63,9 +63,6 @@ public record GemmaConfig(
         }
     }
 
-    /** Architectures we serve, as GGUF's general.architecture names them. */
-    public static final List<String> ARCHITECTURES = List.of("gemma", "gemma2", "gemma3");
-
     public boolean isLocal(int layer) {
         return slidingWindow > 0 && localLayers[layer];
     }
@@ -88,7 +85,8 @@ public record GemmaConfig(
     // From GGUF metadata
 
     /**
-     * Builds the config from GGUF metadata ({@code general.architecture}, then {@code <arch>.*} keys).
+     * Builds the config from GGUF metadata ({@code general.architecture}, then {@code <arch>.*} keys); what the file
+     * does not store comes from {@link Architecture}.
      *
      * @param meta    key -> value as the GGUF reader gives them (numbers as any {@link Number}, strings, arrays)
      * @param source  file name for error messages
@@ -96,15 +94,11 @@ public record GemmaConfig(
      */
     public static GemmaConfig fromGguf(Map<String, ?> meta, String source) {
         Object a = meta.get("general.architecture");
-        String arch = a == null ? null : a.toString();
-        if (arch == null) {
+        if (a == null) {
             throw new IllegalArgumentException(source + ": no general.architecture in the GGUF metadata");
         }
-        if (!ARCHITECTURES.contains(arch)) {
-            throw new IllegalArgumentException(source + ": architecture '" + arch
-                    + "' is not Gemma (gemma, gemma2, gemma3 are served)");
-        }
-        Meta m = new Meta(meta, arch + ".", source);
+        Architecture arch = Architecture.fromGguf(a.toString(), source);
+        Meta m = new Meta(meta, arch.ggufName() + ".", source);
         int hidden = m.integer("embedding_length");
         int layers = m.integer("block_count");
         int heads = m.integer("attention.head_count");
@@ -122,52 +116,20 @@ public record GemmaConfig(
         if (vocab < 0) {
             vocab = 1; // replaced by token_embd's row count when the weights are bound
         }
-        float ropeGlobal = m.floatOr("rope.freq_base", 10000f);
-        float ropeScale = 1f;
-        String scalingType = m.stringOr("rope.scaling.type", "none");
-        if (scalingType.equals("linear")) {
-            ropeScale = m.floatOr("rope.scaling.factor", 1f);
-        }
-        boolean[] local = new boolean[layers];
-        int window = 0;
-        float attnCap = 0f;
-        float finalCap = 0f;
-        float qpas;
-        switch (arch) {
-            case "gemma" -> qpas = headDim; // llama.cpp: 1/sqrt(head_dim)
-            case "gemma2" -> {
-                window = m.integerOr("attention.sliding_window", 4096);
-                for (int i = 0; i < layers; i++) {
-                    local[i] = i % 2 == 0; // even layers are local
-                }
-                attnCap = m.floatOr("attn_logit_softcapping", 50f);
-                finalCap = m.floatOr("final_logit_softcapping", 30f);
-                // No GGUF key: llama.cpp uses hidden/heads for the 27B (46 layers), head_dim otherwise.
-                qpas = layers == 46 ? (float) hidden / heads : headDim;
-            }
-            default -> { // gemma3
-                window = m.integerOr("attention.sliding_window", 512);
-                Object pattern = meta.get(arch + ".attention.sliding_window_pattern");
-                if (pattern instanceof boolean[] p && p.length == layers) { // per layer: true = sliding window
-                    System.arraycopy(p, 0, local, 0, layers);
-                } else {
-                    int every = pattern instanceof Number n ? n.intValue() : 6;
-                    for (int i = 0; i < layers; i++) {
-                        local[i] = (i + 1) % every != 0; // layers 5, 11, ... are global
-                    }
-                }
-                finalCap = m.floatOr("final_logit_softcapping", 0f);
-                attnCap = m.floatOr("attn_logit_softcapping", 0f);
-                // llama.cpp: hidden/heads for the 27B (62 layers), head_dim otherwise.
-                qpas = layers == 62 ? (float) hidden / heads : headDim;
-            }
-        }
-        boolean gemma1 = arch.equals("gemma");
-        // Gemma 3's local base has no GGUF key (llama.cpp hard-codes 10k); Gemma 1/2 use one base everywhere.
-        float ropeLocal = arch.equals("gemma3") ? 10000f : ropeGlobal;
+        float ropeGlobal = m.floatOr("rope.freq_base", arch.ropeBase());
+        float ropeScale = m.stringOr("rope.scaling.type", "none").equals("linear")
+                ? m.floatOr("rope.scaling.factor", 1f) : 1f;
+        int window = arch.hasLocalLayers() ? m.integerOr("attention.sliding_window", arch.slidingWindow()) : 0;
+        // The pattern: one flag per layer (true = sliding window) or a period; GGUF has no key for the local base.
+        Object pattern = meta.get(m.prefix() + "attention.sliding_window_pattern");
+        boolean[] local = arch.hasLocalLayers() && pattern instanceof boolean[] p && p.length == layers ? p.clone()
+                : arch.localLayers(layers, pattern instanceof Number n ? n.intValue() : arch.globalEvery());
         return new GemmaConfig(arch, hidden, layers, heads, kvHeads, headDim, ffn, vocab, context, eps,
-                ropeGlobal, ropeLocal, ropeScale, qpas, attnCap, finalCap, window, local,
-                !gemma1, arch.equals("gemma3"), (float) Math.sqrt(hidden), false);
+                ropeGlobal, arch.localRopeBase(ropeGlobal), ropeScale,
+                arch.queryPreAttnScalar(layers, hidden, heads, headDim),
+                m.floatOr("attn_logit_softcapping", arch.attnSoftCap()),
+                m.floatOr("final_logit_softcapping", arch.finalSoftCap()), window, local,
+                arch.postNorms(), arch.qkNorm(), (float) Math.sqrt(hidden), false);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -175,24 +137,13 @@ public record GemmaConfig(
 
     /**
      * Builds the config from a Hugging Face {@code config.json} (Gemma 3 multimodal checkpoints nest the language
-     * model under {@code text_config}). Understands both the older keys ({@code rope_theta},
-     * {@code rope_local_base_freq}, {@code rope_scaling}, {@code sliding_window_pattern}) and the newer
-     * {@code rope_parameters} / {@code layer_types}.
+     * model under {@code text_config}); what it does not say comes from {@link Architecture}. Understands both the
+     * older keys ({@code rope_theta}, {@code rope_local_base_freq}, {@code rope_scaling},
+     * {@code sliding_window_pattern}) and the newer {@code rope_parameters} / {@code layer_types}.
      */
     public static GemmaConfig fromHfConfig(JsonNode root, String source) {
         JsonNode c = root.has("text_config") && root.get("text_config").isObject() ? root.get("text_config") : root;
-        String modelType = text(c, "model_type", text(root, "model_type", ""));
-        String arch;
-        if (modelType.startsWith("gemma3")) {
-            arch = "gemma3";
-        } else if (modelType.startsWith("gemma2")) {
-            arch = "gemma2";
-        } else if (modelType.equals("gemma")) {
-            arch = "gemma";
-        } else {
-            throw new IllegalArgumentException(source + ": model_type '" + modelType
-                    + "' is not Gemma (gemma, gemma2, gemma3 are served)");
-        }
+        Architecture arch = Architecture.fromHfModelType(text(c, "model_type", text(root, "model_type", "")), source);
         int hidden = req(c, "hidden_size", source);
         int layers = req(c, "num_hidden_layers", source);
         int heads = req(c, "num_attention_heads", source);
@@ -203,49 +154,50 @@ public record GemmaConfig(
         int context = c.path("max_position_embeddings").asInt(8192);
         float eps = (float) c.path("rms_norm_eps").asDouble(1e-6);
 
-        float ropeGlobal = (float) c.path("rope_theta").asDouble(arch.equals("gemma3") ? 1_000_000 : 10000);
-        float ropeLocal = (float) c.path("rope_local_base_freq").asDouble(10000);
+        float ropeGlobal = number(c, "rope_theta", arch.ropeBase());
+        float ropeLocal = number(c, "rope_local_base_freq", arch.localRopeBase(ropeGlobal));
         float ropeScale = linearFactor(c.get("rope_scaling"));
         JsonNode rp = c.get("rope_parameters");
         if (rp != null && rp.isObject()) {
             if (rp.has("full_attention")) { // per layer type
                 JsonNode full = rp.get("full_attention");
-                ropeGlobal = (float) full.path("rope_theta").asDouble(ropeGlobal);
+                ropeGlobal = number(full, "rope_theta", ropeGlobal);
                 ropeScale = linearFactor(full);
                 if (rp.has("sliding_attention")) {
-                    ropeLocal = (float) rp.get("sliding_attention").path("rope_theta").asDouble(ropeLocal);
+                    ropeLocal = number(rp.get("sliding_attention"), "rope_theta", ropeLocal);
                 }
             } else {
-                ropeGlobal = (float) rp.path("rope_theta").asDouble(ropeGlobal);
+                ropeGlobal = number(rp, "rope_theta", ropeGlobal);
                 ropeScale = linearFactor(rp);
             }
         }
-        if (!arch.equals("gemma3")) {
-            ropeLocal = ropeGlobal; // Gemma 2 uses one base for all layers
+        if (!arch.hasLocalRopeBase()) {
+            ropeLocal = ropeGlobal;
         }
 
-        boolean[] local = new boolean[layers];
-        int window = 0;
-        if (!arch.equals("gemma")) {
-            window = c.path("sliding_window").asInt(arch.equals("gemma2") ? 4096 : 512);
-            JsonNode types = c.get("layer_types");
-            if (types != null && types.isArray() && types.size() == layers) {
-                for (int i = 0; i < layers; i++) {
-                    local[i] = types.get(i).asText().equals("sliding_attention");
-                }
-            } else {
-                int every = arch.equals("gemma2") ? 2 : c.path("sliding_window_pattern").asInt(6);
-                for (int i = 0; i < layers; i++) {
-                    local[i] = (i + 1) % every != 0;
-                }
+        int window = arch.hasLocalLayers() ? c.path("sliding_window").asInt(arch.slidingWindow()) : 0;
+        boolean[] local;
+        JsonNode types = c.get("layer_types");
+        if (arch.hasLocalLayers() && types != null && types.isArray() && types.size() == layers) {
+            local = new boolean[layers];
+            for (int i = 0; i < layers; i++) {
+                local[i] = types.get(i).asText().equals("sliding_attention");
             }
+        } else {
+            local = arch.localLayers(layers, c.path("sliding_window_pattern").asInt(arch.globalEvery()));
         }
-        float qpas = (float) c.path("query_pre_attn_scalar").asDouble(headDim);
-        float attnCap = (float) c.path("attn_logit_softcapping").asDouble(0);
-        float finalCap = (float) c.path("final_logit_softcapping").asDouble(0);
         return new GemmaConfig(arch, hidden, layers, heads, kvHeads, headDim, ffn, vocab, context, eps,
-                ropeGlobal, ropeLocal, ropeScale, qpas, attnCap, finalCap, window, local,
-                !arch.equals("gemma"), arch.equals("gemma3"), (float) Math.sqrt(hidden), true);
+                ropeGlobal, ropeLocal, ropeScale,
+                number(c, "query_pre_attn_scalar", arch.queryPreAttnScalar(layers, hidden, heads, headDim)),
+                number(c, "attn_logit_softcapping", arch.attnSoftCap()),
+                number(c, "final_logit_softcapping", arch.finalSoftCap()), window, local,
+                arch.postNorms(), arch.qkNorm(), (float) Math.sqrt(hidden), true);
+    }
+
+    /** A number from config.json; {@code dflt} when the key is absent, 0 (off) when it is null. */
+    private static float number(JsonNode n, String key, float dflt) {
+        JsonNode v = n.get(key);
+        return v == null ? dflt : v.isNull() ? 0f : (float) v.asDouble(dflt);
     }
 
     private static float linearFactor(JsonNode scaling) {

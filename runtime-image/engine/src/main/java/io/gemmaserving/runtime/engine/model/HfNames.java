@@ -31,7 +31,7 @@ public final class HfNames {
             Map.entry("post_feedforward_layernorm.weight", "post_ffw_norm"));
 
     /** The GGUF name of an HF tensor, or null for tensors the language model does not use (vision tower, lm_head). */
-    public static String toGguf(String hfName, String architecture) {
+    public static String toGguf(String hfName, Architecture architecture) {
         String n = hfName;
         for (String prefix : new String[] {"model.language_model.", "language_model.model.", "language_model.", "model."}) {
             if (n.startsWith(prefix)) {
@@ -55,13 +55,13 @@ public final class HfNames {
         String layer = n.substring(7, dot);
         String rest = n.substring(dot + 1);
         String g = rest.equals("post_attention_layernorm.weight")
-                ? (architecture.equals("gemma") ? "ffn_norm" : "post_attention_norm")
+                ? (architecture.postNorms() ? "post_attention_norm" : "ffn_norm")
                 : LAYER.get(rest);
         return g == null ? null : "blk." + layer + "." + g + ".weight";
     }
 
     /** GGUF name -> HF name for every HF name that maps. */
-    public static Map<String, String> ggufToHf(Iterable<String> hfNames, String architecture) {
+    public static Map<String, String> ggufToHf(Iterable<String> hfNames, Architecture architecture) {
         Map<String, String> m = new HashMap<>();
         for (String hf : hfNames) {
             String g = toGguf(hf, architecture);

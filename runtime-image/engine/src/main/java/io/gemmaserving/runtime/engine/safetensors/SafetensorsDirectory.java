@@ -108,10 +108,6 @@ public final class SafetensorsDirectory implements AutoCloseable {
         return new SafetensorsDirectory(dir, List.copyOf(files), Collections.unmodifiableMap(byTensor));
     }
 
-    public Path dir() {
-        return dir;
-    }
-
     public List<SafetensorsFile> files() {
         return files;
     }

@@ -38,11 +38,4 @@ public final class Tensors {
         };
     }
 
-    /** True when {@link #of} accepts {@code type}. */
-    public static boolean supports(TensorType type) {
-        return switch (type) {
-            case Q8_1 -> false;
-            default -> true;
-        };
-    }
 }

@@ -62,11 +62,10 @@ public final class SentencePieceTokenizer implements GemmaTokenizer {
     private final int bos;
     private final int eos;
     private final int endOfTurn;
-    private final boolean addBosDefault;
     private final boolean addSpacePrefix;
 
     private SentencePieceTokenizer(String[] tokens, float[] scores, int[] types, int bos, int eos,
-                                   boolean addBos, boolean addSpacePrefix) {
+                                   boolean addSpacePrefix) {
         int n = tokens.length;
         if (scores.length != n || types.length != n) {
             throw new IllegalArgumentException("vocabulary arrays differ in length: " + n + " tokens, "
@@ -79,7 +78,6 @@ public final class SentencePieceTokenizer implements GemmaTokenizer {
         this.types = types;
         this.bos = bos;
         this.eos = eos;
-        this.addBosDefault = addBos;
         this.addSpacePrefix = addSpacePrefix;
         this.ids = new HashMap<>(n * 2);
         for (int i = 0; i < n; i++) {
@@ -122,11 +120,12 @@ public final class SentencePieceTokenizer implements GemmaTokenizer {
 
     /**
      * From GGUF metadata: {@code tokenizer.ggml.tokens}, {@code .scores}, {@code .token_type},
-     * {@code .bos_token_id}, {@code .eos_token_id}, {@code .add_bos_token} and {@code .add_space_prefix}
-     * (false for Gemma). Every vocabulary entry may be a merge result, ranked by its score (llama.cpp's rule).
+     * {@code .bos_token_id}, {@code .eos_token_id} and {@code .add_space_prefix} (false for Gemma). Every
+     * vocabulary entry may be a merge result, ranked by its score (llama.cpp's rule). Whether a text starts with
+     * {@code <bos>} is the caller's choice at each {@link #encode}, so {@code .add_bos_token} is not read.
      */
     public static SentencePieceTokenizer fromVocabulary(String[] tokens, float[] scores, int[] tokenTypes, int bos, int eos,
-                                                        boolean addBos, boolean addSpacePrefix) {
+                                                        boolean addSpacePrefix) {
         if (tokenTypes.length != tokens.length) {
             throw new IllegalArgumentException("vocabulary arrays differ in length: " + tokens.length + " tokens, "
                     + tokenTypes.length + " types");
@@ -134,12 +133,7 @@ public final class SentencePieceTokenizer implements GemmaTokenizer {
         if (scores == null) {
             throw new IllegalArgumentException("tokenizer.ggml.scores is missing: SentencePiece BPE needs scores");
         }
-        return new SentencePieceTokenizer(tokens.clone(), scores.clone(), tokenTypes.clone(), bos, eos, addBos, addSpacePrefix);
-    }
-
-    /** {@link #fromVocabulary(String[], float[], int[], int, int, boolean, boolean)} with Gemma's defaults (add bos, no prefix space). */
-    public static SentencePieceTokenizer fromVocabulary(String[] tokens, float[] scores, int[] tokenTypes, int bos, int eos) {
-        return fromVocabulary(tokens, scores, tokenTypes, bos, eos, true, false);
+        return new SentencePieceTokenizer(tokens.clone(), scores.clone(), tokenTypes.clone(), bos, eos, addSpacePrefix);
     }
 
     /**
@@ -162,7 +156,6 @@ public final class SentencePieceTokenizer implements GemmaTokenizer {
         }
         return fromVocabulary(tokens, gguf.getFloatArray("tokenizer.ggml.scores"), types,
                 gguf.getInt("tokenizer.ggml.bos_token_id", 2), gguf.getInt("tokenizer.ggml.eos_token_id", 1),
-                gguf.getBoolean("tokenizer.ggml.add_bos_token", true),
                 gguf.getBoolean("tokenizer.ggml.add_space_prefix", false));
     }
 
@@ -242,7 +235,7 @@ public final class SentencePieceTokenizer implements GemmaTokenizer {
         if (bos == null || eos == null) {
             throw new IllegalArgumentException(tokenizerJson + ": no <bos> or <eos> token: not a Gemma tokenizer");
         }
-        return new SentencePieceTokenizer(tokens, scores, types, bos, eos, true, false);
+        return new SentencePieceTokenizer(tokens, scores, types, bos, eos, false);
     }
 
     // ---------------------------------------------------------------- encoding
@@ -474,30 +467,6 @@ public final class SentencePieceTokenizer implements GemmaTokenizer {
     @Override
     public boolean isEndOfGeneration(int token) {
         return token == eos || token == endOfTurn;
-    }
-
-    /** Whether {@code <bos>} is added by default (GGUF {@code tokenizer.ggml.add_bos_token}). */
-    public boolean addBos() {
-        return addBosDefault;
-    }
-
-    /** Text of a token as stored in the vocabulary ({@code ▁} for spaces), e.g. for logprobs output. */
-    public String tokenText(int token) {
-        if (token < 0 || token >= tokens.length) {
-            throw new IllegalArgumentException("token id " + token + " out of range [0, " + tokens.length + ")");
-        }
-        return tokens[token];
-    }
-
-    /** {@code tokenizer.ggml.token_type} of a token (TYPE_* constants). */
-    public int tokenType(int token) {
-        return types[token];
-    }
-
-    /** Id of a token by its exact vocabulary text, or -1. */
-    public int tokenId(String text) {
-        Integer id = ids.get(text);
-        return id == null ? -1 : id;
     }
 
     @Override

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -22,6 +23,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * in parallel, and a ragged last tile. Tolerance: 2e-5 of sum |w_i x_i| for each output. Also attention's dot and
  * axpy.
  */
+@Tag("unit")
 class BackendTest {
 
     static final double REL_TOL = 2e-5;

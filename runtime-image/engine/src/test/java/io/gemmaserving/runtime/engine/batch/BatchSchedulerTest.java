@@ -7,9 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** The scheduling logic on a deterministic test double ({@link FakeModel}); the real model is tested by the server. */
+@Tag("unit")
 class BatchSchedulerTest {
 
     private static int[] prompt(int seed, int length) {

@@ -3,6 +3,7 @@ package io.gemmaserving.runtime.engine.batch;
 import io.gemmaserving.runtime.engine.GemmaTokenizer;
 import io.gemmaserving.runtime.engine.Engine;
 import io.gemmaserving.runtime.engine.ModelInfo;
+import io.gemmaserving.runtime.engine.model.Architecture;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -110,7 +111,7 @@ class FakeModel implements Engine {
 
     @Override
     public ModelInfo info() {
-        return new ModelInfo("fake", "gemma3", 1 << 20, VOCAB, 16, 0);
+        return new ModelInfo("fake", Architecture.GEMMA3, 1 << 20, VOCAB, 16, 0);
     }
 
     @Override

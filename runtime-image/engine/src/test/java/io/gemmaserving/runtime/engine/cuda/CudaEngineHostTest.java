@@ -4,6 +4,7 @@ import io.gemmaserving.runtime.engine.Engine;
 import io.gemmaserving.runtime.engine.EngineOptions;
 import io.gemmaserving.runtime.engine.cuda.bindings.CudaException;
 import io.gemmaserving.runtime.engine.cuda.check.LogitComparison;
+import io.gemmaserving.runtime.engine.model.Architecture;
 import io.gemmaserving.runtime.engine.model.GemmaConfig;
 import io.gemmaserving.runtime.engine.model.ModelLoader;
 import java.nio.file.Path;
@@ -105,7 +106,7 @@ class CudaEngineHostTest {
         // a small gemma-2 shape: BF16 weights made by the fill kernels, decoded through the seam
         int layers = 2;
         boolean[] local = {true, false};
-        GemmaConfig c = new GemmaConfig("gemma2", 64, layers, 4, 2, 32, 128, 100, 256, 1e-6f, 10000f, 10000f, 1f,
+        GemmaConfig c = new GemmaConfig(Architecture.GEMMA2, 64, layers, 4, 2, 32, 128, 100, 256, 1e-6f, 10000f, 10000f, 1f,
                 32f, 50f, 30f, 4, local, true, false, 8f, false);
         List<float[]> first;
         try (CudaEngine e = CudaEngine.synthetic("synthetic", c, 1, SMALL, 9, host(new HostCuda()))) {

@@ -6,6 +6,7 @@ import io.gemmaserving.runtime.engine.cuda.bindings.ErrorNames;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -14,6 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Availability reasons, error names and library lookup, without a GPU. */
+@Tag("unit")
 class CudaSelectionTest {
 
     record FakeProbe(String loadFailure, int initRc, int count) implements Cuda.Probe {

@@ -6,6 +6,7 @@ import io.gemmaserving.runtime.engine.cuda.DeviceMemoryPlan.TensorSpec;
 import io.gemmaserving.runtime.engine.tensor.TensorType;
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -13,6 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+@Tag("unit")
 class DeviceMemoryPlanTest {
 
     // A small Gemma-2-shaped model: 4 layers (0 and 2 local, window 64), hidden 256, 4 heads / 2 KV heads of 64,

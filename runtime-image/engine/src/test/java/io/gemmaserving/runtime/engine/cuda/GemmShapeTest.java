@@ -2,11 +2,13 @@ package io.gemmaserving.runtime.engine.cuda;
 
 import io.gemmaserving.runtime.engine.cuda.bindings.Cublas;
 import java.util.Random;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+@Tag("unit")
 class GemmShapeTest {
 
     /** A column-major reference GEMM with cuBLAS's exact argument semantics, in plain Java. */

@@ -22,7 +22,8 @@ import java.util.TreeMap;
  * fails the test); streams run their work at once, in order; a captured stream records launches and a graph launch
  * replays them. Each kernel is re-implemented here from its contract (the comments in /cuda/*.cu), decoding its
  * {@code void**} parameters by the kernel's C signature, so a wrong argument order or type shows up as wrong logits.
- * The CUDA kernels themselves are not run here (h-kernels' harness does that); this checks the host side.
+ * The CUDA kernels themselves are not run here (the *KernelsEmuTest classes run them on {@link CudaEmulator}); this
+ * checks the host side.
  */
 final class HostCuda implements Driver, Blas, Graphs {
 

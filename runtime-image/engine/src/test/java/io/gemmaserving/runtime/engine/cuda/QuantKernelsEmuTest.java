@@ -157,7 +157,7 @@ class QuantKernelsEmuTest {
 
     /**
      * The BF16 matvec with 16-byte loads: the same bound as {@link #matvecMatchesTheScalarBackend}, the kernel's
-     * lane sums now of 8-product groups ({@code cols / 32} roundings and 8 per group). Column counts: a whole
+     * lane sums here of 8-product groups ({@code cols / 32} roundings and 8 per group). Column counts: a whole
      * number of 32-lane sweeps, and one that leaves lanes idle on the last.
      */
     @Test

@@ -4,12 +4,14 @@ import io.gemmaserving.runtime.engine.cuda.ShardingPlan.Shard;
 import io.gemmaserving.runtime.engine.cuda.ShardingPlan.Split;
 import io.gemmaserving.runtime.engine.tensor.TensorType;
 import java.util.Random;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+@Tag("unit")
 class ShardingPlanTest {
 
     // gemma-2-9b: hidden 3584, 16 heads, 8 KV heads, head_dim 256, ffn 14336

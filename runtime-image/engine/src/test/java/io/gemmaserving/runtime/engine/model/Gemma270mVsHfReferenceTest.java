@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.gemmaserving.runtime.engine.EngineOptions;
 import io.gemmaserving.runtime.engine.GemmaTokenizer.ChatMessage;
 import io.gemmaserving.runtime.engine.Engine;
+import io.gemmaserving.runtime.engine.batch.TokenSampler;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -16,22 +17,24 @@ import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
  * The real Gemma 3 270M (Q4_K_M GGUF) against an independent float32 reference: Hugging Face transformers' own
  * Gemma 3 forward pass on the same file (transformers dequantizes the GGUF itself with the gguf package and runs its
  * PyTorch model in float32, eager attention), and optionally the same model cast to float64 as the arbiter of float32
- * rounding (on the five original prompts the float64 run chose the same 64 tokens as float32 everywhere, its logits
- * 6e-5 from float32's at most; the committed fixture skips it, REF_F64=0, to halve the run time). The fixture {@code fixtures/gemma3-270m-hf-reference.json} is written by {@code hack/make_gemma270m_reference.sh}
- * (run by hand: torch is large); it holds, per prompt of {@link Gemma270mVsLlamaCppTest#PROMPTS}, the reference's
+ * rounding (on the first five prompts the float64 run chose the same 64 tokens as float32 everywhere, its logits
+ * 6e-5 from float32's at most; the committed fixture skips it, REF_F64=0, to halve the run time). The fixture {@code fixtures/gemma3-270m-hf-reference.json} is written by {@code hack/make-gemma270m-reference.sh}
+ * (run by hand: torch is large); it holds, per prompt of {@link Gemma270mPrompts#PROMPTS}, the reference's
  * 64-token greedy continuation with the top-2 logits of each step, the first step's logits of 320 ids, and the
  * reference run teacher-forced on llama.cpp's greedy tokens (from the llama.cpp fixture).
  *
  * <p>What it showed: ours and the reference agree to ~3e-5 in the logits and token for token; where llama.cpp parted
- * from us (among them the formerly unexplained prompt 2, gap 0.22), the reference chose our token with the same gap,
+ * from us (among them prompt 2, gap 0.22), the reference chose our token with the same gap,
  * in float32 and in float64: those divergences are llama.cpp's (its 8-bit activations), not a bug of ours.
  */
+@Tag("model")
 class Gemma270mVsHfReferenceTest {
 
     static final int N = 64;
@@ -53,7 +56,7 @@ class Gemma270mVsHfReferenceTest {
         String env = System.getenv("GEMMA_270M_GGUF");
         assumeTrue(env != null && Files.isRegularFile(Path.of(env)), "GEMMA_270M_GGUF not set or absent (run hack/setup.sh)");
         Path fixture = TinyFixtures.fixtures().resolve("gemma3-270m-hf-reference.json");
-        assumeTrue(Files.isRegularFile(fixture), "no fixture " + fixture + " (hack/make_gemma270m_reference.sh)");
+        assumeTrue(Files.isRegularFile(fixture), "no fixture " + fixture + " (hack/make-gemma270m-reference.sh)");
         cases = TinyFixtures.JSON.readTree(fixture.toFile()).get("cases");
         // f32 keys and values: the reference is float32 transformers, and the tolerances are float32 ones
         model = ModelLoader.load(Path.of(env), new EngineOptions("auto", 2, 1, Numerics.F32,
@@ -77,7 +80,7 @@ class Gemma270mVsHfReferenceTest {
 
     int[] promptTokens(int i) {
         String text = model.tokenizer().applyChatTemplate(
-                List.of(new ChatMessage("user", Gemma270mVsLlamaCppTest.PROMPTS.get(i))), true);
+                List.of(new ChatMessage("user", Gemma270mPrompts.PROMPTS.get(i))), true);
         return model.tokenizer().encode(text, false);
     }
 
@@ -88,11 +91,11 @@ class Gemma270mVsHfReferenceTest {
     @Test
     void firstStepLogitsAndGreedyContinuationsMatchTheF32Reference() {
         double worst = 0;
-        assertEquals(Gemma270mVsLlamaCppTest.PROMPTS.size(), cases.size(), "rerun hack/make_gemma270m_reference.sh");
+        assertEquals(Gemma270mPrompts.PROMPTS.size(), cases.size(), "rerun hack/make-gemma270m-reference.sh");
         List<String> report = new ArrayList<>();
         for (int i = 0; i < cases.size(); i++) {
             JsonNode c = cases.get(i);
-            assertEquals(Gemma270mVsLlamaCppTest.PROMPTS.get(i), c.get("prompt").asText());
+            assertEquals(Gemma270mPrompts.PROMPTS.get(i), c.get("prompt").asText());
             int[] prompt = promptTokens(i);
             assertArrayEquals(ints(c.get("promptTokens")), prompt, "prompt " + i + ": tokens differ from the reference's");
             Engine.KvCache cache = model.newKvCache(prompt.length + N);
@@ -114,12 +117,12 @@ class Gemma270mVsHfReferenceTest {
                     + (has64 ? String.format(", max|ours - f64 ref| %.2e, max|f32 ref - f64 ref| %.2e", maxD64, refVs64) : ""));
             assertTrue(maxD <= LOGIT_TOL, report.getLast());
             worst = Math.max(worst, maxD);
-            assertArrayEquals(ints(c.get("top5")), Gemma270mVsLlamaCppTest.top5(logits), "prompt " + i + ": first-step top-5");
+            assertArrayEquals(ints(c.get("top5")), Gemma270mPrompts.top5(logits), "prompt " + i + ": first-step top-5");
 
             int[] ref = ints(c.get("greedy"));
             int[] ours = new int[N];
             for (int t = 0; t < N; t++) {
-                ours[t] = TinyFixtures.argmax(logits);
+                ours[t] = TokenSampler.argmax(logits);
                 if (ours[t] != ref[t]) {
                     JsonNode top2 = c.get("greedyTop2").get(t);
                     throw new AssertionError("prompt " + i + ": our greedy token " + t + " is " + ours[t] + ", the f32 "
@@ -155,7 +158,7 @@ class Gemma270mVsHfReferenceTest {
             for (int t = 0; t < N; t++) {
                 JsonNode s = steps.get(t);
                 int lc = s.get("llamaCpp").asInt();
-                int ourTop = TinyFixtures.argmax(logits);
+                int ourTop = TokenSampler.argmax(logits);
                 double ourGap = logits[ourTop] - logits[lc];
                 double refGap = s.get("gap").asDouble();
                 worst = Math.max(worst, Math.abs(ourGap - refGap));

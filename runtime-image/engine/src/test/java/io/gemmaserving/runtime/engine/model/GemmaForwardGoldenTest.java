@@ -10,17 +10,19 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The forward pass against golden logits from Hugging Face transformers (float32, eager attention) for tiny random
- * Gemma 1, 2 and 3 checkpoints (hack/make_tiny_gemma.py). Weights come from the bf16 safetensors through test doubles
+ * Gemma 1, 2 and 3 checkpoints (hack/make-tiny-gemma.py). Weights come from the bf16 safetensors through test doubles
  * (heap F32 tensors, a scalar matmul), so this isolates the model code from the format and backend code.
  *
  * <p>Tolerance: max |ours - golden| <= 1e-4 over every vocabulary entry (logits have std ~2; observed ~1e-5): both
  * sides compute in float32 with different summation orders; goldens are stored with 6 significant digits.
  */
+@Tag("model")
 class GemmaForwardGoldenTest {
 
     static final float TOL = 1e-4f;

@@ -9,6 +9,7 @@ import io.gemmaserving.runtime.engine.EngineOptions;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -20,6 +21,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * 2e-3 for F16 GGUF (bf16 -> f16 is exact except for f16 subnormals), 2e-2 for Q8_0 against goldens recomputed on
  * the Q8_0-dequantized weights (the kernels may quantize activations, as llama.cpp does).
  */
+@Tag("model")
 class ModelLoaderTest {
 
     @ParameterizedTest

@@ -20,7 +20,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 
-/** The tiny Gemma fixtures made by hack/make_tiny_gemma.py, and small test doubles that need nothing else. */
+/** The tiny Gemma fixtures made by hack/make-tiny-gemma.py, and small test doubles that need nothing else. */
 final class TinyFixtures {
 
     static final ObjectMapper JSON = new ObjectMapper();
@@ -190,16 +190,6 @@ final class TinyFixtures {
             m = Math.max(m, Math.abs(a[i] - b[i]));
         }
         return m;
-    }
-
-    static int argmax(float[] a) {
-        int best = 0;
-        for (int i = 1; i < a.length; i++) {
-            if (a[i] > a[best]) {
-                best = i;
-            }
-        }
-        return best;
     }
 
     /** Logits of every position, one token per forward call (exercises the KV cache at every step). */

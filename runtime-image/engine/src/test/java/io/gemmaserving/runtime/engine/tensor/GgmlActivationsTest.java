@@ -8,9 +8,11 @@ import io.gemmaserving.runtime.engine.backend.ScalarBackend;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Random;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** llama.cpp's activation rounding, checked on hand-worked blocks and, through a Q8_0 product, against integer dots. */
+@Tag("unit")
 class GgmlActivationsTest {
 
     @Test

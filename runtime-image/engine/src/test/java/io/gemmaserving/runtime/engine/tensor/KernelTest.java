@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.Random;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -14,6 +15,7 @@ import org.junit.jupiter.api.Test;
  * dequantizeRow followed by a double-precision dot. Tolerance: 2e-5 of sum |w_i x_i| (float accumulation in a
  * different order over up to 768 terms).
  */
+@Tag("unit")
 class KernelTest {
 
     static final double REL_TOL = 2e-5;

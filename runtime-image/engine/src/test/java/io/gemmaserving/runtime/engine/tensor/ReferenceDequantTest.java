@@ -15,16 +15,18 @@ import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Dequantization against llama.cpp's own Python package ({@code gguf.quants.dequantize}), run live through
- * {@code hack/gguf_dequant.py} in $GEMMA_VENV: random blocks of every type gguf-py can dequantize, blocks
+ * {@code hack/gguf-dequant.py} in $GEMMA_VENV: random blocks of every type gguf-py can dequantize, blocks
  * quantized by {@code gguf.quants.quantize} from Gaussian data, and real rows of the Gemma 3 270M file. Both
  * sides compute {@code d * sc * q - dm} in float32 in the same order, so the values must be equal bit for bit.
  * Q8_K has no dequantizer in gguf-py and is covered by KernelTest only.
  */
+@Tag("unit")
 class ReferenceDequantTest {
 
     /** Types gguf-py dequantizes, with random blocks. */
@@ -51,7 +53,7 @@ class ReferenceDequantTest {
     static void findPython() {
         String venv = System.getenv("GEMMA_VENV");
         python = venv == null ? null : Path.of(venv, "bin", "python");
-        script = findUp("hack/gguf_dequant.py");
+        script = findUp("hack/gguf-dequant.py");
     }
 
     static Path findUp(String relative) {
@@ -65,14 +67,14 @@ class ReferenceDequantTest {
 
     static void runPython(List<String> jobs) throws IOException, InterruptedException {
         assumeTrue(python != null && Files.isExecutable(python), "GEMMA_VENV/bin/python absent (hack/setup.d/10-python.sh makes it)");
-        assumeTrue(script != null, "hack/gguf_dequant.py not found above the working directory");
+        assumeTrue(script != null, "hack/gguf-dequant.py not found above the working directory");
         Path jobFile = dir.resolve("jobs-" + System.nanoTime() + ".txt");
         Files.write(jobFile, jobs);
         Process p = new ProcessBuilder(python.toString(), script.toString(), jobFile.toString())
                 .redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes());
         if (!p.waitFor(120, TimeUnit.SECONDS) || p.exitValue() != 0) {
-            throw new AssertionError("gguf_dequant.py failed: " + out);
+            throw new AssertionError("gguf-dequant.py failed: " + out);
         }
     }
 

@@ -3,6 +3,7 @@ package io.gemmaserving.runtime.engine.tokenizer;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.gemmaserving.runtime.engine.GemmaTokenizer.ChatMessage;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -21,8 +22,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 /**
  * Our Gemma chat template against the official Jinja template of Gemma 3's tokenizer_config.json, rendered by
  * jinja2 as transformers renders it (the GGUF here carries no tokenizer.chat_template; llama.cpp's built-in
- * "gemma" rendering is compared in SentencePieceTokenizerTest).
+ * "gemma" rendering is compared in the bench module's TokenizerVsLlamaCppTest).
  */
+@Tag("unit")
 class GemmaChatTemplateTest {
 
     static List<List<ChatMessage>> conversations() {

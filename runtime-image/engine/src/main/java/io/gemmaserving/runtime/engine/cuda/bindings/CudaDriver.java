@@ -40,10 +40,9 @@ public final class CudaDriver implements Driver {
     public static final int EVENT_DISABLE_TIMING = 0x2;
 
     private final MethodHandle cuInit, cuDriverGetVersion, cuGetErrorName, cuDeviceGetCount, cuDeviceGet,
-            cuDeviceGetName, cuDeviceTotalMem, cuDeviceGetAttribute, cuDevicePrimaryCtxRetain,
-            cuDevicePrimaryCtxRelease, cuCtxCreate, cuCtxSetCurrent, cuCtxSynchronize, cuMemAlloc, cuMemFree,
-            cuMemGetInfo, cuMemHostAlloc, cuMemFreeHost, cuMemcpyHtoDAsync, cuMemcpyDtoHAsync, cuMemcpyDtoDAsync,
-            cuMemcpyPeerAsync, cuMemsetD8Async, cuStreamCreate, cuStreamSynchronize, cuStreamDestroy,
+            cuDeviceGetName, cuDeviceGetAttribute, cuDevicePrimaryCtxRetain, cuDevicePrimaryCtxRelease,
+            cuCtxSetCurrent, cuMemAlloc, cuMemFree, cuMemGetInfo, cuMemHostAlloc, cuMemFreeHost, cuMemcpyHtoDAsync,
+            cuMemcpyDtoHAsync, cuMemcpyDtoDAsync, cuMemcpyPeerAsync, cuStreamCreate, cuStreamSynchronize, cuStreamDestroy,
             cuStreamWaitEvent, cuEventCreate, cuEventRecord, cuEventSynchronize, cuEventElapsedTime, cuEventDestroy,
             cuModuleLoadData, cuModuleGetFunction, cuModuleUnload, cuLaunchKernel, cuDeviceCanAccessPeer,
             cuCtxEnablePeerAccess;
@@ -57,13 +56,10 @@ public final class CudaDriver implements Driver {
         cuDeviceGetCount = Native.function(lib, l, "cuDeviceGetCount", status(PTR));
         cuDeviceGet = Native.function(lib, l, "cuDeviceGet", status(PTR, INT));
         cuDeviceGetName = Native.function(lib, l, "cuDeviceGetName", status(PTR, INT, INT));
-        cuDeviceTotalMem = Native.function(lib, l, "cuDeviceTotalMem_v2", status(PTR, INT));
         cuDeviceGetAttribute = Native.function(lib, l, "cuDeviceGetAttribute", status(PTR, INT, INT));
         cuDevicePrimaryCtxRetain = Native.function(lib, l, "cuDevicePrimaryCtxRetain", status(PTR, INT));
         cuDevicePrimaryCtxRelease = Native.function(lib, l, "cuDevicePrimaryCtxRelease_v2", status(INT));
-        cuCtxCreate = Native.function(lib, l, "cuCtxCreate_v2", status(PTR, INT, INT));
         cuCtxSetCurrent = Native.function(lib, l, "cuCtxSetCurrent", status(PTR));
-        cuCtxSynchronize = Native.function(lib, l, "cuCtxSynchronize", status());
         cuMemAlloc = Native.function(lib, l, "cuMemAlloc_v2", status(PTR, SIZE_T));
         cuMemFree = Native.function(lib, l, "cuMemFree_v2", status(SIZE_T));
         cuMemGetInfo = Native.function(lib, l, "cuMemGetInfo_v2", status(PTR, PTR));
@@ -73,7 +69,6 @@ public final class CudaDriver implements Driver {
         cuMemcpyDtoHAsync = Native.function(lib, l, "cuMemcpyDtoHAsync_v2", status(PTR, SIZE_T, SIZE_T, PTR));
         cuMemcpyDtoDAsync = Native.function(lib, l, "cuMemcpyDtoDAsync_v2", status(SIZE_T, SIZE_T, SIZE_T, PTR));
         cuMemcpyPeerAsync = Native.function(lib, l, "cuMemcpyPeerAsync", status(SIZE_T, PTR, SIZE_T, PTR, SIZE_T, PTR));
-        cuMemsetD8Async = Native.function(lib, l, "cuMemsetD8Async", status(SIZE_T, INT, SIZE_T, PTR));
         cuStreamCreate = Native.function(lib, l, "cuStreamCreate", status(PTR, INT));
         cuStreamSynchronize = Native.function(lib, l, "cuStreamSynchronize", status(PTR));
         cuStreamDestroy = Native.function(lib, l, "cuStreamDestroy_v2", status(PTR));
@@ -172,18 +167,6 @@ public final class CudaDriver implements Driver {
         }
     }
 
-    public long deviceTotalMem(int device) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment out = arena.allocate(SIZE_T);
-            check("cuDeviceTotalMem_v2", (int) cuDeviceTotalMem.invokeExact(out, device));
-            return out.get(SIZE_T, 0);
-        } catch (CudaException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Native.rethrow(t);
-        }
-    }
-
     public int deviceAttribute(int attribute, int device) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(INT);
@@ -231,32 +214,9 @@ public final class CudaDriver implements Driver {
         }
     }
 
-    /** A new context (made current on the calling thread); prefer {@link #primaryCtxRetain}. */
-    public MemorySegment ctxCreate(int flags, int device) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment out = arena.allocate(PTR);
-            check("cuCtxCreate_v2", (int) cuCtxCreate.invokeExact(out, flags, device));
-            return out.get(PTR, 0);
-        } catch (CudaException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Native.rethrow(t);
-        }
-    }
-
     /** Makes {@code ctx} current on the calling thread. */
     public void ctxSetCurrent(MemorySegment ctx) {
         call("cuCtxSetCurrent", cuCtxSetCurrent, ctx);
-    }
-
-    public void ctxSynchronize() {
-        try {
-            check("cuCtxSynchronize", (int) cuCtxSynchronize.invokeExact());
-        } catch (CudaException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Native.rethrow(t);
-        }
     }
 
     /** Lets the current context read and write {@code peer}'s memory (tensor-parallel peer copies). */
@@ -364,16 +324,6 @@ public final class CudaDriver implements Driver {
     public void memcpyPeerAsync(long dst, MemorySegment dstCtx, long src, MemorySegment srcCtx, long bytes, MemorySegment stream) {
         try {
             check("cuMemcpyPeerAsync", (int) cuMemcpyPeerAsync.invokeExact(dst, dstCtx, src, srcCtx, bytes, stream));
-        } catch (CudaException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Native.rethrow(t);
-        }
-    }
-
-    public void memsetD8Async(long dst, int value, long bytes, MemorySegment stream) {
-        try {
-            check("cuMemsetD8Async", (int) cuMemsetD8Async.invokeExact(dst, value, bytes, stream));
         } catch (CudaException e) {
             throw e;
         } catch (Throwable t) {

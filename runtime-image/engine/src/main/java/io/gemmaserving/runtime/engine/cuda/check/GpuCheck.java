@@ -7,6 +7,7 @@ import io.gemmaserving.runtime.engine.cuda.CudaEngine;
 import io.gemmaserving.runtime.engine.cuda.KernelSources;
 import io.gemmaserving.runtime.engine.cuda.bindings.CudaDriver;
 import io.gemmaserving.runtime.engine.cuda.bindings.Nvrtc;
+import io.gemmaserving.runtime.engine.model.Architecture;
 import io.gemmaserving.runtime.engine.model.GemmaConfig;
 import io.gemmaserving.runtime.engine.model.ModelLoader;
 import io.gemmaserving.runtime.engine.model.Numerics;
@@ -196,7 +197,7 @@ public final class GpuCheck {
         for (int i = 0; i < layers; i++) {
             local[i] = i % 2 == 0;
         }
-        return new GemmaConfig("gemma2", 3584, layers, 16, 8, 256, 14336, 256000, 8192, 1e-6f, 10000f, 10000f, 1f,
+        return new GemmaConfig(Architecture.GEMMA2, 3584, layers, 16, 8, 256, 14336, 256000, 8192, 1e-6f, 10000f, 10000f, 1f,
                 256f, 50f, 30f, 4096, local, true, false, (float) Math.sqrt(3584), false);
     }
 }

@@ -4,6 +4,7 @@ import io.gemmaserving.runtime.engine.Engine;
 import io.gemmaserving.runtime.engine.Engine.KvCache;
 import io.gemmaserving.runtime.engine.Engine.Logits;
 import io.gemmaserving.runtime.engine.Engine.Step;
+import io.gemmaserving.runtime.engine.batch.TokenSampler;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -92,19 +93,9 @@ public final class LogitComparison {
                 max = Double.isNaN(d) ? Double.POSITIVE_INFINITY : Math.max(max, d);
                 scale = Math.max(scale, Math.abs(r[j]));
             }
-            agree += argmax(r) == argmax(g) ? 1 : 0;
+            agree += TokenSampler.argmax(r) == TokenSampler.argmax(g) ? 1 : 0;
         }
         return new Result(ref.size(), max, scale, agree);
-    }
-
-    public static int argmax(float[] row) {
-        int best = 0;
-        for (int i = 1; i < row.length; i++) {
-            if (row[i] > row[best]) {
-                best = i;
-            }
-        }
-        return best;
     }
 
     private static int[] ids(Random rnd, int n, int vocab) {

@@ -1,4 +1,4 @@
-package io.gemmaserving.runtime.engine.reference;
+package io.gemmaserving.runtime.bench;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -8,6 +8,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.SymbolLookup;
 import io.gemmaserving.runtime.engine.GemmaTokenizer;
+import io.gemmaserving.runtime.engine.batch.TokenSampler;
 
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
@@ -104,9 +105,9 @@ public final class LlamaCpp implements AutoCloseable {
             return new Options(contextLength, batchSize, threads, true);
         }
 
-        /** 2048 positions, 512-token batches, threads = available cores (at most 2 on the shared build machines). */
+        /** 2048 positions, 512-token batches, one thread per core (as ours with {@code --threads 0}). */
         public static Options defaults() {
-            return new Options(2048, 512, Math.max(1, Math.min(2, Runtime.getRuntime().availableProcessors())));
+            return new Options(2048, 512, Runtime.getRuntime().availableProcessors());
         }
     }
 
@@ -446,7 +447,7 @@ public final class LlamaCpp implements AutoCloseable {
         return new Trace(out, ids, vals);
     }
 
-    /** Ids of the k largest values, largest first (the lowest id first among equals, as {@link #argmax}). */
+    /** Ids of the k largest values, largest first (the lowest id first among equals, as {@link TokenSampler#argmax}). */
     static int[] topK(float[] v, int k) {
         int[] best = new int[k];
         java.util.Arrays.fill(best, -1);
@@ -475,7 +476,7 @@ public final class LlamaCpp implements AutoCloseable {
         float[] logits = lastLogits();
         long t1 = System.nanoTime();
         for (int i = 0; i < decodeTokens; i++) {
-            decode(new int[] {argmax(logits)});
+            decode(new int[] {TokenSampler.argmax(logits)});
             logits = lastLogits();
         }
         long t2 = System.nanoTime();
@@ -551,16 +552,6 @@ public final class LlamaCpp implements AutoCloseable {
         } catch (Throwable t) {
             throw new IllegalStateException("llama_get_logits_ith failed: " + t, t);
         }
-    }
-
-    private static int argmax(float[] v) {
-        int best = 0;
-        for (int i = 1; i < v.length; i++) {
-            if (v[i] > v[best]) {
-                best = i;
-            }
-        }
-        return best;
     }
 
     private void checkOpen() {

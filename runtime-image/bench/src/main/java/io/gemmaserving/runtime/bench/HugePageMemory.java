@@ -1,4 +1,4 @@
-package io.gemmaserving.runtime.engine.tensor;
+package io.gemmaserving.runtime.bench;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -12,13 +12,13 @@ import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 
 /**
- * Anonymous memory with 2 MiB pages (the bench's bandwidth probe streams it): a mapping aligned to 2 MiB with
+ * Anonymous memory with 2 MiB pages, for the bandwidth probe ({@link MemoryBandwidth}): a mapping aligned to 2 MiB with
  * {@code madvise(MADV_HUGEPAGE)} set before the first write, so that Linux backs it with 2 MiB pages when transparent huge pages are in
  * {@code madvise} or {@code always} mode (a file mapping gets 4 KiB page-cache pages, and a decode step walks
  * every weight: one TLB entry per 2 MiB instead of per 4 KiB). Where {@code mmap} is not reachable (not Linux, no
  * native access) it falls back to the arena's own memory.
  */
-public final class PackedMemory {
+final class HugePageMemory {
 
     static final long HUGE_PAGE = 2L << 20;
     private static final int PROT_READ_WRITE = 0x1 | 0x2;
@@ -50,16 +50,14 @@ public final class PackedMemory {
         MUNMAP = munmap;
     }
 
-    private PackedMemory() {
+    private HugePageMemory() {
     }
 
-    /** {@code bytes} of zeroed memory, 2 MiB-aligned and huge-page advised where the platform allows. */
-    public static MemorySegment allocate(long bytes) {
-        return allocate(bytes, Arena.ofAuto());
-    }
-
-    /** As {@link #allocate(long)}, unmapped when {@code arena} closes. */
-    public static MemorySegment allocate(long bytes, Arena arena) {
+    /**
+     * {@code bytes} of zeroed memory, 2 MiB-aligned and huge-page advised where the platform allows; unmapped when
+     * {@code arena} closes.
+     */
+    static MemorySegment allocate(long bytes, Arena arena) {
         if (MMAP != null) {
             long len = (bytes + 2 * HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE; // room to align the start
             try {

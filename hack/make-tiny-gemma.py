@@ -8,7 +8,7 @@ with the gguf package the way llama.cpp's convert_hf_to_gguf.py writes Gemma (no
 no Q/K permutation: Gemma uses NeoX RoPE). Gemma 1 and 2 get F32 GGUFs, Gemma 3 gets F16 and Q8_0 GGUFs; for Q8_0 the golden logits
 are recomputed by transformers on the dequantized Q8_0 weights, so the test checks our Q8_0 kernels tightly.
 
-Usage: hack/make_tiny_gemma.sh  (creates $GEMMA_CACHE/venv-hf with torch + transformers, then runs this)
+Usage: hack/make-tiny-gemma.sh  (creates $GEMMA_CACHE/venv-hf with torch + transformers, then runs this)
 Output: runtime-image/engine/src/test/resources/fixtures/tiny-gemma{1,2,3}/ and tiny-gemma*.gguf
 """
 import json

@@ -4,8 +4,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/env.sh"
-out="$here/../runtime-image/engine/src/test/resources/fixtures/gemma3-270m-llama-cpp.json"
+out="$here/../runtime-image/bench/src/test/resources/fixtures/gemma3-270m-llama-cpp.json"
 cd "$here/.."
-./mvnw -B -ntp -o -q -pl runtime-image/engine test -Dtest=Gemma270mVsLlamaCppTest -Dsurefire.failIfNoSpecifiedTests=false \
+./mvnw -B -ntp -o -q -pl runtime-image/bench -am test -Dtest=Gemma270mVsLlamaCppTest -Dsurefire.failIfNoSpecifiedTests=false \
   -Dgemma.writeLlamaCppFixture="$(realpath -m "$out")" -DargLine="@{argLine} -Dgemma.writeLlamaCppFixture=$(realpath -m "$out")" || true
 ls -la "$out"

@@ -1,7 +1,8 @@
-package io.gemmaserving.runtime.engine.reference;
+package io.gemmaserving.runtime.bench;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
@@ -17,6 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** The llama.cpp binding on the real Gemma 3 270M GGUF: tokenizer, template, logits and greedy decoding agree. */
+@Tag("model")
 class LlamaCppTest {
 
     static LlamaCpp llama;

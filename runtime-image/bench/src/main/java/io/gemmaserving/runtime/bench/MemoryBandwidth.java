@@ -1,6 +1,5 @@
-package io.gemmaserving.runtime.engine.cli;
+package io.gemmaserving.runtime.bench;
 
-import io.gemmaserving.runtime.engine.tensor.PackedMemory;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -29,7 +28,7 @@ final class MemoryBandwidth {
     static double measure(int threads, int passes) throws Exception {
         long bytes = bufferBytes();
         try (Arena arena = Arena.ofShared()) {
-            MemorySegment buf = PackedMemory.allocate(bytes, arena);
+            MemorySegment buf = HugePageMemory.allocate(bytes, arena);
             for (long off = 0; off < bytes; off += 4096) {
                 buf.set(ValueLayout.JAVA_LONG, off, off); // touch every page before timing
             }

@@ -6,8 +6,8 @@ that the converters bake into Gemma's norm weights, and maps the metadata onto G
 PyTorch Gemma 3 forward pass with eager attention. Nothing here shares code with our Java engine or with llama.cpp's
 matrix kernels: the weights are the same dequantized numbers, everything after that is transformers.
 
-For each chat-templated prompt of Gemma270mVsLlamaCppTest (their token ids, and llama.cpp's greedy continuations, are
-read from the committed llama.cpp fixture, which that test checks against our own tokenizer), it records:
+For each chat-templated prompt of Gemma270mPrompts (their token ids, and llama.cpp's greedy continuations, are
+read from the committed llama.cpp fixture, which Gemma270mVsLlamaCppTest checks against our own tokenizer), it records:
   - greedy: the float32 greedy continuation, 64 tokens (transformers' KV cache), and the top-2 ids and logits of
     every step of it from one pass without a cache over the whole sequence (to tell near-ties; a step where the
     two passes pick differently is printed);
@@ -19,7 +19,7 @@ read from the committed llama.cpp fixture, which that test checks against our ow
   - llamaCpp: teacher-forced on llama.cpp's greedy tokens (from the fixture), at each step the float32 and float64
     logit of llama.cpp's token and of the reference's own top-1 there.
 
-Usage: hack/make_gemma270m_reference.sh  (creates $GEMMA_CACHE/venv-hf with torch + transformers, then runs this)
+Usage: hack/make-gemma270m-reference.sh  (creates $GEMMA_CACHE/venv-hf with torch + transformers, then runs this)
 Output: runtime-image/engine/src/test/resources/fixtures/gemma3-270m-hf-reference.json (a few tens of KB)
 """
 import json
@@ -35,6 +35,7 @@ from transformers import AutoModelForCausalLM
 N = 64
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "..", "runtime-image", "engine", "src", "test", "resources", "fixtures")
+LLAMA_FIXTURES = os.path.join(HERE, "..", "runtime-image", "bench", "src", "test", "resources", "fixtures")
 
 
 def r(x):
@@ -72,7 +73,7 @@ def greedy(model, prompt, dtype):
 def main():
     gguf_path = os.environ.get("GEMMA_270M_GGUF") or sys.argv[1]
     out_path = os.path.join(FIXTURES, "gemma3-270m-hf-reference.json")
-    llama = json.load(open(os.path.join(FIXTURES, "gemma3-270m-llama-cpp.json")))
+    llama = json.load(open(os.path.join(LLAMA_FIXTURES, "gemma3-270m-llama-cpp.json")))
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
     t0 = time.time()
@@ -147,7 +148,7 @@ def main():
         })
 
     root = {
-        "generator": "hack/make_gemma270m_reference.py: transformers %s, torch %s, gguf file %s, eager attention" % (transformers.__version__, torch.__version__, os.path.basename(gguf_path)),
+        "generator": "hack/make-gemma270m-reference.py: transformers %s, torch %s, gguf file %s, eager attention" % (transformers.__version__, torch.__version__, os.path.basename(gguf_path)),
         "config": {k: v for k, v in facts.items() if k != "layer_types"},
         "cases": cases,
     }
