@@ -111,8 +111,15 @@ k get nodes -o wide | sed 's/^/    /'
 step "CRDs (crds/) and the operator in the cluster (deploy/), its images from $REGISTRY"
 k apply --server-side -f crds/ | sed 's/^/    /'
 k wait --for=condition=Established crd --all --timeout=60s >/dev/null
-# As a user who mirrors our images: the same manifests with the registry's name in place of the release's.
-for f in deploy/*.yaml; do sed "s#quay.io/gemma-serving/#$REGISTRY/gemma-serving/#g" "$f"; echo "---"; done \
+# As a user who mirrors our images: the same manifests with the registry's name in place of the release's, each
+# image by digest (the node keeps what it pulled across runs: a tag alone would keep serving an older build).
+pin() { echo "$1@$("$GEMMA_BIN/crane" --insecure digest "$1")"; }
+RUNTIME_IMAGE="$(pin "$REGISTRY/gemma-serving/gemma-runtime:0.1.0")"
+OPERATOR_IMAGE="$(pin "$REGISTRY/gemma-serving/gemma-operator:0.1.0")"
+MODELCAR_IMAGE="$(pin "$REGISTRY/gemma-serving/modelcar-gemma-3-270m:q4_k_m")"
+for f in deploy/*.yaml; do sed -e "s#quay.io/gemma-serving/gemma-operator:0.1.0#$OPERATOR_IMAGE#" \
+    -e "s#quay.io/gemma-serving/gemma-runtime:0.1.0#$RUNTIME_IMAGE#" \
+    -e "s#quay.io/gemma-serving/#$REGISTRY/gemma-serving/#g" "$f"; echo "---"; done \
   | k apply --server-side -f - | sed 's/^/    /'
 if ! k -n gemma-serving-system rollout status deployment/gemma-operator --timeout=300s | sed 's/^/    /'; then
   k -n gemma-serving-system get pods -o wide; k -n gemma-serving-system describe pods | tail -30
@@ -124,9 +131,9 @@ k create namespace "$NS" >/dev/null
 k label namespace "$NS" pod-security.kubernetes.io/enforce=restricted >/dev/null
 # The samples name the release's registry; here the images come from $REGISTRY, the modelcar is ours (its GGUF is the
 # PyPI base model), and the model asks for 500m CPU instead of the 2 the operator derives (this node has 2 cores in all).
-sed -e "s#quay.io/gemma-serving/#$REGISTRY/gemma-serving/#g" samples/servingruntime-cpu.yaml \
+sed -e "s#quay.io/gemma-serving/gemma-runtime:0.1.0#$RUNTIME_IMAGE#" samples/servingruntime-cpu.yaml \
   > "$work/runtime.yaml"
-sed -e "s#oci://quay.io/gemma-serving/modelcar-gemma-3-270m-it:q4_k_m#oci://$REGISTRY/gemma-serving/modelcar-gemma-3-270m:q4_k_m#" \
+sed -e "s#oci://quay.io/gemma-serving/modelcar-gemma-3-270m-it:q4_k_m#oci://$MODELCAR_IMAGE#" \
     -e "s#file: gemma-3-270m-it-Q4_K_M.gguf#file: $(basename "$GEMMA_270M_GGUF")#" \
     -e "s#variant: gemma-3-270m-it#variant: gemma-3-270m#" samples/gemma-3-270m-cpu-modelcar.yaml > "$work/model.yaml"
 printf '  resources:\n    requests: {cpu: 500m}\n' >> "$work/model.yaml"

@@ -18,9 +18,13 @@ public final class Images {
 
     /** host:port of the registry (GEMMA_REGISTRY_ADDR, as hack/registry.sh reads it). */
     public static final String REGISTRY = env("GEMMA_REGISTRY_ADDR", "localhost:5000");
-    public static final String RUNTIME = REGISTRY + "/gemma-serving/gemma-runtime:0.1.0";
-    public static final String OPERATOR = REGISTRY + "/gemma-serving/gemma-operator:0.1.0";
-    public static final String MODELCAR = REGISTRY + "/gemma-serving/modelcar-gemma-3-270m:q4_k_m";
+    /*
+     * Each by digest, as a release names its related images: the node keeps what it pulled across runs
+     * (hack/node.sh), and with a tag alone an image rebuilt under the same tag would never be pulled again.
+     */
+    public static final String RUNTIME = pinned(REGISTRY + "/gemma-serving/gemma-runtime:0.1.0");
+    public static final String OPERATOR = pinned(REGISTRY + "/gemma-serving/gemma-operator:0.1.0");
+    public static final String MODELCAR = pinned(REGISTRY + "/gemma-serving/modelcar-gemma-3-270m:q4_k_m");
     /** The GGUF's name under the modelcar's /models. */
     public static final String MODELCAR_FILE = "gemma-3-270m-q4_k_m.gguf";
 
@@ -49,23 +53,37 @@ public final class Images {
     }
 
     private static boolean present(HttpClient http, String image) {
-        String path = image.substring(REGISTRY.length() + 1);
+        return head(http, image).map(r -> r.statusCode() == 200).orElse(false);
+    }
+
+    /** {@code image@sha256:...} with the digest the registry holds now; the tag alone when it does not answer. */
+    static String pinned(String image) {
+        try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build()) {
+            return head(http, image).filter(r -> r.statusCode() == 200)
+                    .flatMap(r -> r.headers().firstValue("Docker-Content-Digest"))
+                    .map(d -> image + "@" + d).orElse(image);
+        }
+    }
+
+    /** HEAD of the manifest of {@code registry/name:tag}. */
+    private static Optional<HttpResponse<Void>> head(HttpClient http, String image) {
+        String path = image.substring(REGISTRY.length() + 1).replaceFirst("@.*$", "");
         int colon = path.lastIndexOf(':');
         URI manifest = URI.create("http://" + REGISTRY + "/v2/" + path.substring(0, colon) + "/manifests/"
                 + path.substring(colon + 1));
         try {
-            return http.send(HttpRequest.newBuilder(manifest).timeout(Duration.ofSeconds(5))
+            return Optional.of(http.send(HttpRequest.newBuilder(manifest).timeout(Duration.ofSeconds(5))
                     .header("Accept", String.join(",", "application/vnd.oci.image.index.v1+json",
                             "application/vnd.oci.image.manifest.v1+json",
                             "application/vnd.docker.distribution.manifest.v2+json",
                             "application/vnd.docker.distribution.manifest.list.v2+json"))
                     .method("HEAD", HttpRequest.BodyPublishers.noBody()).build(),
-                    HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
+                    HttpResponse.BodyHandlers.discarding()));
         } catch (IOException e) {
-            return false;
+            return Optional.empty();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return false;
+            return Optional.empty();
         }
     }
 
