@@ -6,6 +6,11 @@ package io.gemmaserving.runtime.engine.tensor;
  * one exact receiver class, so C2 binds and inlines it statically whatever formats the shared call site has seen;
  * a plain virtual call here would go megamorphic once a model mixes formats, and an un-inlined Vector API kernel
  * loses its intrinsics. Formats with no fused kernel of their own take the virtual default.
+ *
+ * <p>Not the serving path: {@code VectorBackend} runs each format's own {@link AbstractTensor#dotRows} and
+ * {@link AbstractTensor#dequantizeRows}. Here every format's kernel is compiled into one method, whose compilations
+ * depend on the order formats arrive in; {@code RowLoopBench} (bench module) times both, and in two JVMs of four
+ * this loop ran the Q8_0 output head's decode product 2.1-2.4x slower throughout (docs/performance.md).
  */
 public final class RowLoops {
 
