@@ -4,6 +4,7 @@ import static io.gemmaserving.runtime.engine.tensor.Simd.F;
 import static io.gemmaserving.runtime.engine.tensor.Simd.L;
 
 import io.gemmaserving.runtime.engine.tensor.AbstractTensor;
+import io.gemmaserving.runtime.engine.tensor.RowLoops;
 import io.gemmaserving.runtime.engine.tensor.Simd;
 import io.gemmaserving.runtime.engine.tensor.WeightTensor;
 import jdk.incubator.vector.FloatVector;
@@ -37,10 +38,18 @@ public final class VectorBackend implements Backend {
     private static final ThreadLocal<float[]> TILE_BUFFER = ThreadLocal.withInitial(() -> new float[0]);
 
     private final WorkerPool pool;
+    /** Row loops: {@link RowLoops}' shared one (true) or each format's own copy (false). */
+    private final boolean sharedRowLoop;
 
     /** @param threads compute threads including the caller; at least 1 */
     public VectorBackend(int threads) {
+        this(threads, false);
+    }
+
+    /** For the benchmark that times the two row-loop shapes against each other in one JVM. */
+    VectorBackend(int threads, boolean sharedRowLoop) {
         this.pool = new WorkerPool(threads, 200_000);
+        this.sharedRowLoop = sharedRowLoop;
     }
 
     @Override
@@ -67,8 +76,8 @@ public final class VectorBackend implements Backend {
         int chunkRows = per;
         int nChunks = (rows + chunkRows - 1) / chunkRows;
         WorkerPool.Body body = tiled
-                ? c -> tiledRows(w, x, out, batch, c * chunkRows, Math.min(rows, (c + 1) * chunkRows))
-                : c -> fusedRows(w, x, out, batch, c * chunkRows, Math.min(rows, (c + 1) * chunkRows));
+                ? c -> tiledRows(w, x, out, batch, c * chunkRows, Math.min(rows, (c + 1) * chunkRows), sharedRowLoop)
+                : c -> fusedRows(w, x, out, batch, c * chunkRows, Math.min(rows, (c + 1) * chunkRows), sharedRowLoop);
         if (threads == 1) {
             for (int c = 0; c < nChunks; c++) {
                 body.run(c);
@@ -175,9 +184,13 @@ public final class VectorBackend implements Backend {
     }
 
     /** Rows [r0, r1): for each row, its dot with every activation row while the row is in L1. */
-    private static void fusedRows(WeightTensor w, float[] x, float[] out, int batch, int r0, int r1) {
+    private static void fusedRows(WeightTensor w, float[] x, float[] out, int batch, int r0, int r1, boolean shared) {
         if (w instanceof AbstractTensor t) {
-            t.dotRows(x, out, batch, r0, r1); // the format's own loop: see AbstractTensor.dotRows
+            if (shared) {
+                RowLoops.dotRows(t, x, out, batch, r0, r1);
+            } else {
+                t.dotRows(x, out, batch, r0, r1); // the format's own loop: see AbstractTensor.dotRows
+            }
             return;
         }
         int rows = (int) w.rows();
@@ -189,7 +202,7 @@ public final class VectorBackend implements Backend {
         }
     }
 
-    private static void tiledRows(WeightTensor w, float[] x, float[] out, int batch, int r0, int r1) {
+    private static void tiledRows(WeightTensor w, float[] x, float[] out, int batch, int r0, int r1, boolean shared) {
         int rows = (int) w.rows();
         int cols = w.cols();
         float[] tile = TILE_BUFFER.get();
@@ -200,7 +213,11 @@ public final class VectorBackend implements Backend {
         for (int t0 = r0; t0 < r1; t0 += TILE) {
             int n = Math.min(TILE, r1 - t0);
             if (w instanceof AbstractTensor t) {
-                t.dequantizeRows(t0, n, tile, 0);
+                if (shared) {
+                    RowLoops.dequantizeRows(t, t0, n, tile, 0);
+                } else {
+                    t.dequantizeRows(t0, n, tile, 0);
+                }
             } else {
                 for (int i = 0; i < n; i++) {
                     w.dequantizeRow(t0 + i, tile, i * cols);

@@ -118,7 +118,9 @@ public abstract class AbstractTensor implements WeightTensor {
      * {@code out[b * rows + r] = dotVector(r, x, b * cols)}. The fast formats override this with the same loop in
      * their own (final) class, so the JIT inlines their {@code dotVector} into a loop that only ever sees that
      * class: a single loop shared by every format makes the call site poly- or megamorphic, and a 2-3-type inlined
-     * kernel loses its Vector API intrinsics (measured: 5-20x slower).
+     * kernel loses its Vector API intrinsics (measured: 5-20x slower). One loop with a switch over the final
+     * classes ({@link RowLoops}) keeps the calls bound, but compiles every format's kernel into one method, and in
+     * two JVMs of four it ran the Q8_0 output head 2.1-2.4x slower throughout (docs/performance.md).
      */
     public void dotRows(float[] x, float[] out, int batch, int r0, int r1) {
         int n = (int) rows;

@@ -20,7 +20,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * ScalarBackend (the reference) against VectorBackend with 2 threads, for every format, batch 1 (fused dots),
  * 2 (fused, several tokens) and 5 (dequantized tiles, 2x4 kernel plus remainders). 301 rows: enough work to run
- * in parallel, and a ragged last tile. Tolerance: 2e-5 of sum |w_i x_i| for each output. Also attention's dot and
+ * in parallel, and a ragged last tile; the same with {@link io.gemmaserving.runtime.engine.tensor.RowLoops}' shared
+ * row loop in place of each format's own. Tolerance: 2e-5 of sum |w_i x_i| for each output. Also attention's dot and
  * axpy.
  */
 @Tag("unit")
@@ -29,16 +30,20 @@ class BackendTest {
     static final double REL_TOL = 2e-5;
     static ScalarBackend scalar;
     static VectorBackend vector;
+    /** The same backend running RowLoops' one loop for every format (what RowLoopBench times against it). */
+    static VectorBackend vectorSharedLoop;
 
     @BeforeAll
     static void start() {
         scalar = new ScalarBackend();
         vector = new VectorBackend(2);
+        vectorSharedLoop = new VectorBackend(2, true);
     }
 
     @AfterAll
     static void stop() {
         vector.close();
+        vectorSharedLoop.close();
     }
 
     static List<TensorType> types() {
@@ -48,6 +53,16 @@ class BackendTest {
     @ParameterizedTest
     @MethodSource("types")
     void vectorMatchesScalar(TensorType type) {
+        matchesScalar(vector, type);
+    }
+
+    @ParameterizedTest
+    @MethodSource("types")
+    void sharedRowLoopMatchesScalar(TensorType type) {
+        matchesScalar(vectorSharedLoop, type);
+    }
+
+    private static void matchesScalar(VectorBackend vector, TensorType type) {
         Random rnd = new Random(1000 + type.ordinal());
         int rows = 301, cols = TestData.cols(type);
         WeightTensor w = TestData.randomTensor(type, rows, cols, rnd);
