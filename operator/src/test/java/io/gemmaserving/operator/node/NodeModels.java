@@ -52,15 +52,20 @@ final class NodeModels {
                 .withAnnotations(Map.of("openshift.io/sa.scc.uid-range", NodeExtension.UID_RANGE,
                         "openshift.io/sa.scc.supplemental-groups", NodeExtension.UID_RANGE))
                 .endMetadata().build()).serverSideApply();
+        runtime(k, ns, RUNTIME, "cpu", "500m");
+    }
+
+    /** A ServingRuntime of our CPU image for GGUF models on the given accelerator type, asking {@code cpu}. */
+    static void runtime(KubernetesClient k, String ns, String name, String accelerator, String cpu) {
         GenericKubernetesResource runtime = new GenericKubernetesResource();
         runtime.setApiVersion("serving.gemma.io/v1alpha1");
         runtime.setKind("ServingRuntime");
-        runtime.setMetadata(new ObjectMetaBuilder().withName(RUNTIME).withNamespace(ns).build());
+        runtime.setMetadata(new ObjectMetaBuilder().withName(name).withNamespace(ns).build());
         runtime.setAdditionalProperty("spec", Map.of(
                 "image", Images.RUNTIME,
-                "acceleratorTypes", List.of("cpu"),
+                "acceleratorTypes", List.of(accelerator),
                 "supportedModelFormats", List.of(Map.of("name", "gguf", "priority", 2)),
-                "resources", Map.of("requests", Map.of("cpu", "500m")),
+                "resources", Map.of("requests", Map.of("cpu", cpu)),
                 "port", 8080));
         k.resource(runtime).fieldManager("test").forceConflicts().serverSideApply();
     }

@@ -378,14 +378,7 @@ class ServingOnNodeTest {
     void gpuModelWaitsForAGpuThenShowsTheRuntimesCudaRefusal(NodeCluster env) throws Exception {
         KubernetesClient k = env.admin();
         String runtime = "gemma-java-cuda-on-cpu-image";
-        GenericKubernetesResource rt = new GenericKubernetesResource();
-        rt.setApiVersion("serving.gemma.io/v1alpha1");
-        rt.setKind("ServingRuntime");
-        rt.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder().withName(runtime).withNamespace(NS).build());
-        rt.setAdditionalProperty("spec", Map.of("image", Images.RUNTIME, "acceleratorTypes", List.of("nvidia.com/gpu"),
-                "supportedModelFormats", List.of(Map.of("name", "gguf", "priority", 2)),
-                "resources", Map.of("requests", Map.of("cpu", "250m")), "port", 8080));
-        k.resource(rt).fieldManager("test").forceConflicts().serverSideApply();
+        NodeModels.runtime(k, NS, runtime, "nvidia.com/gpu", "250m");
         String name = "gpu-model";
         Map<String, Object> spec = NodeModels.spec(NodeModels.modelcar("sidecar"));
         spec.put("runtime", runtime);
