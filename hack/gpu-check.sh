@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The CUDA engine on a real GPU, in one run of under 8 minutes on one H100/H200, no network, one summary:
 #   - logits of the CUDA engine against the CPU engine on the tiny fixtures (and on the Gemma 3 270M when its file
-#     is there: GEMMA_270M_GGUF or --model-270m FILE);
+#     is there: GEMMA_270M_GGUF or --model-270m FILE), both with f32 KV caches, and on two fixtures with the default
+#     f16 KV cache on both;
 #   - decode tokens/s of a gemma-2-9b-shaped BF16 model with random weights made on the device, against the HBM
 #     ceiling (bytes per token / bandwidth);
 #   - TP=2 against TP=1 logits (two ranks on two streams when there is one GPU).

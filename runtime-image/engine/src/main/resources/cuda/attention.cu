@@ -1,7 +1,12 @@
 // Attention over per-sequence KV caches, for a batch of tokens from several sequences (continuous batching:
 // prefill chunks and decode steps together). Each sequence of the pass has its own cache for this layer,
-// [cap][kv_heads][head_dim] f32 keys and the same for values, found through per-pass tables: k_ptr[s] and v_ptr[s]
-// (device addresses) and cap[s] (slots). Position p of a sequence lives in slot p % cap. Global layers have
+// [cap][kv_heads][head_dim] keys and the same for values, found through per-pass tables: k_ptr[s] and v_ptr[s]
+// (device addresses) and cap[s] (slots). Two element types, one kernel pair each: IEEE halves (kv_store_f16 /
+// attention_f16, the default, as the CPU engine's f16 cache and the operator's sizing at 2 bytes per value) and f32
+// (kv_store / attention). Halves are rounded to nearest even when stored (f32_to_f16, cvt.rn.f16.f32's rounding)
+// and widened exactly when read (f16_to_f32). A step's own keys and values are stored before its attention runs and
+// read back from the cache like every other position, so a position is read at the same precision whichever step
+// wrote it: a prompt attended in chunks, or after a cached prefix, gives the same bits as in one pass. Position p of a sequence lives in slot p % cap. Global layers have
 // cap >= the sequence's capacity (slot = position); sliding-window layers a ring of cap >= window + the longest
 // chunk - 1 slots (plus spare slots for rewinds), so they do not pay for the full context (vLLM #11938).
 // The tables live in device memory at addresses fixed for the engine's life, so a captured CUDA graph stays valid
@@ -11,20 +16,37 @@
 #define ATTN_WARPS 4
 #define ATTN_MAX_HEAD_DIM 256
 
+// One element of a cache, as stored (f32, or IEEE half bits) and as attention reads it.
+__device__ __forceinline__ void kv_put(float* c, i64 i, float x) { c[i] = x; }
+__device__ __forceinline__ void kv_put(u16* c, i64 i, float x) { c[i] = f32_to_f16(x); }
+__device__ __forceinline__ float kv_get(const float* c, i64 i) { return c[i]; }
+__device__ __forceinline__ float kv_get(const u16* c, i64 i) { return f16_to_f32(c[i]); }
+
 // Writes the new tokens' keys and values into their sequences' caches, before attention reads them.
-// k, v: [n_tok][width] with width = kv_heads * head_dim; seq[t]: the token's sequence in the pass's tables.
+// k, v: [n_tok][width] f32 with width = kv_heads * head_dim; seq[t]: the token's sequence in the pass's tables.
 // Grid: n_tok blocks; block: any (threads stride over width).
-extern "C" __global__ void kv_store(const float* k, const float* v, const i64* k_ptr, const i64* v_ptr,
-                                    const int* cap, const int* seq, const int* pos, int width) {
+template <typename KV>
+__device__ __forceinline__ void kv_store_impl(const float* k, const float* v, const i64* k_ptr, const i64* v_ptr,
+                                              const int* cap, const int* seq, const int* pos, int width) {
     int t = blockIdx.x;
     int s = seq[t];
-    float* kc = (float*) k_ptr[s];
-    float* vc = (float*) v_ptr[s];
+    KV* kc = (KV*) k_ptr[s];
+    KV* vc = (KV*) v_ptr[s];
     i64 dst = (i64) (pos[t] % cap[s]) * width;
     for (int i = threadIdx.x; i < width; i += blockDim.x) {
-        kc[dst + i] = k[(i64) t * width + i];
-        vc[dst + i] = v[(i64) t * width + i];
+        kv_put(kc, dst + i, k[(i64) t * width + i]);
+        kv_put(vc, dst + i, v[(i64) t * width + i]);
     }
+}
+
+extern "C" __global__ void kv_store(const float* k, const float* v, const i64* k_ptr, const i64* v_ptr,
+                                    const int* cap, const int* seq, const int* pos, int width) {
+    kv_store_impl<float>(k, v, k_ptr, v_ptr, cap, seq, pos, width);
+}
+
+extern "C" __global__ void kv_store_f16(const float* k, const float* v, const i64* k_ptr, const i64* v_ptr,
+                                        const int* cap, const int* seq, const int* pos, int width) {
+    kv_store_impl<u16>(k, v, k_ptr, v_ptr, cap, seq, pos, width);
 }
 
 // out[t][h] = sum_p softmax_p(s_p) v_p over the positions p that token t (sequence seq[t], position pos[t]) sees:
@@ -35,9 +57,11 @@ extern "C" __global__ void kv_store(const float* k, const float* v, const i64* k
 // Grid: (heads, n_tok); block: 128 threads = 4 warps. Each warp walks every 4th position with an online softmax
 // (running max, running sum, running weighted sum; lane owns dims lane, lane + 32, ...); the 4 partial results are
 // merged through shared memory at the end, so any context length works with fixed shared memory.
-extern "C" __global__ void attention(const float* q, const i64* k_ptr, const i64* v_ptr, const int* cap_of,
-                                     float* out, const int* seq, const int* pos, int heads, int kv_heads,
-                                     int head_dim, int window, float scale, float softcap) {
+template <typename KV>
+__device__ __forceinline__ void attention_impl(const float* q, const i64* k_ptr, const i64* v_ptr,
+                                               const int* cap_of, float* out, const int* seq, const int* pos,
+                                               int heads, int kv_heads, int head_dim, int window, float scale,
+                                               float softcap) {
     __shared__ float sm_m[ATTN_WARPS];
     __shared__ float sm_l[ATTN_WARPS];
     __shared__ float sm_acc[ATTN_WARPS][ATTN_MAX_HEAD_DIM];
@@ -50,8 +74,8 @@ extern "C" __global__ void attention(const float* q, const i64* k_ptr, const i64
     int width = kv_heads * head_dim;
     int s_idx = seq[t];
     int cap = cap_of[s_idx];
-    const float* kc = (const float*) k_ptr[s_idx] + (i64) kvh * head_dim;
-    const float* vc = (const float*) v_ptr[s_idx] + (i64) kvh * head_dim;
+    const KV* kc = (const KV*) k_ptr[s_idx] + (i64) kvh * head_dim;
+    const KV* vc = (const KV*) v_ptr[s_idx] + (i64) kvh * head_dim;
     const float* qv = q + ((i64) t * heads + h) * head_dim;
 
     float qr[ATTN_MAX_HEAD_DIM / 32];
@@ -67,7 +91,7 @@ extern "C" __global__ void attention(const float* q, const i64* k_ptr, const i64
         float s = 0.f;
 #pragma unroll
         for (int j = 0; j < ATTN_MAX_HEAD_DIM / 32; j++) {
-            if (j < per_lane) s += qr[j] * kc[slot + lane + 32 * j];
+            if (j < per_lane) s += qr[j] * kv_get(kc, slot + lane + 32 * j);
         }
         s = warp_sum(s) * scale;
         if (softcap > 0.f) s = softcap * tanhf(s / softcap);
@@ -77,7 +101,7 @@ extern "C" __global__ void attention(const float* q, const i64* k_ptr, const i64
         l = l * corr + e;
 #pragma unroll
         for (int j = 0; j < ATTN_MAX_HEAD_DIM / 32; j++) {
-            if (j < per_lane) acc[j] = acc[j] * corr + e * vc[slot + lane + 32 * j];
+            if (j < per_lane) acc[j] = acc[j] * corr + e * kv_get(vc, slot + lane + 32 * j);
         }
         m = m_new;
     }
@@ -102,4 +126,16 @@ extern "C" __global__ void attention(const float* q, const i64* k_ptr, const i64
         }
         o[d] = v / lg;
     }
+}
+
+extern "C" __global__ void attention(const float* q, const i64* k_ptr, const i64* v_ptr, const int* cap_of,
+                                     float* out, const int* seq, const int* pos, int heads, int kv_heads,
+                                     int head_dim, int window, float scale, float softcap) {
+    attention_impl<float>(q, k_ptr, v_ptr, cap_of, out, seq, pos, heads, kv_heads, head_dim, window, scale, softcap);
+}
+
+extern "C" __global__ void attention_f16(const float* q, const i64* k_ptr, const i64* v_ptr, const int* cap_of,
+                                         float* out, const int* seq, const int* pos, int heads, int kv_heads,
+                                         int head_dim, int window, float scale, float softcap) {
+    attention_impl<u16>(q, k_ptr, v_ptr, cap_of, out, seq, pos, heads, kv_heads, head_dim, window, scale, softcap);
 }

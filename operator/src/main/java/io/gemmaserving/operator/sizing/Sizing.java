@@ -20,8 +20,9 @@ public final class Sizing {
     /** The CPU runtime keeps K and V in 16-bit floats by default (gemma-server {@code --kv-cache-dtype f16}). */
     public static final double CPU_KV_BYTES_PER_VALUE = 2.0;
     /**
-     * GPU pods: K and V in 16-bit floats, vLLM's default KV dtype for bf16 models; the GPU engine must store them
-     * so (a 9B model at 8k x 8 sequences fits one 80 GB GPU only then).
+     * GPU pods: K and V in 16-bit floats, vLLM's default KV dtype for bf16 models, and what the CUDA engine stores
+     * by default ({@code --kv-cache-dtype f16}; CudaEngineHostTest pins 2 bytes per value: change both together). A
+     * 9B model at 8k x 8 sequences fits one 80 GB GPU only then.
      */
     public static final double GPU_KV_BYTES_PER_VALUE = 2.0;
     /** GPUs one pod may split a model across: the GPUs of one node (8 on the largest NVIDIA servers). */

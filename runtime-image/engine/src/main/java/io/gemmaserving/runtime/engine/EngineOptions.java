@@ -11,7 +11,7 @@ import io.gemmaserving.runtime.engine.model.Numerics;
  * @param threads            CPU kernel threads; 0 = one per available core
  * @param tensorParallelSize GPUs the model is split across (the CUDA engine); 1 on the CPU
  * @param numerics           {@link Numerics#F32}, or {@link Numerics#GGML} to round as llama.cpp does (CPU only)
- * @param kvCacheType        how the CPU engine stores keys and values ({@link KvCacheType#F16} by default)
+ * @param kvCacheType        how the engine (CPU or CUDA) stores keys and values ({@link KvCacheType#F16} by default)
  */
 public record EngineOptions(String backend, int threads, int tensorParallelSize, Numerics numerics,
                             KvCacheType kvCacheType) {

@@ -1,9 +1,10 @@
 package io.gemmaserving.runtime.engine;
 
 /**
- * How the CPU engine stores keys and values: {@link #F16} (the default, as llama.cpp's: half the memory and half
- * the bytes attention reads per position) or {@link #F32} (the activations' own precision, for fidelity tests
- * against a float32 reference).
+ * How the engines store keys and values, the CPU's on the heap and the CUDA engine's on the device: {@link #F16}
+ * (the default, as llama.cpp's and vLLM's for 16-bit models: half the memory and half the bytes attention reads per
+ * position; the operator sizes pods at 2 bytes per value) or {@link #F32} (the activations' own precision, for
+ * fidelity tests against a float32 reference).
  */
 public enum KvCacheType {
     F16(2), F32(4);

@@ -59,7 +59,7 @@ public final class ServeOptions {
     public int threads;
 
     @Option(names = "--kv-cache-dtype", defaultValue = "f16", converter = KvCacheTypeConverter.class,
-            description = "How keys and values are stored on the CPU: f16 (half the memory) or f32 (default: ${DEFAULT-VALUE}).")
+            description = "How keys and values are stored (CPU and GPU): f16 (half the memory) or f32 (default: ${DEFAULT-VALUE}).")
     public KvCacheType kvCacheType;
 
     @Option(names = "--api-key-file",

@@ -3,6 +3,7 @@ package io.gemmaserving.runtime.engine.cuda;
 import io.gemmaserving.runtime.engine.Engine;
 import io.gemmaserving.runtime.engine.StepChecks;
 import io.gemmaserving.runtime.engine.EngineOptions;
+import io.gemmaserving.runtime.engine.KvCacheType;
 import io.gemmaserving.runtime.engine.EngineUnavailableException;
 import io.gemmaserving.runtime.engine.GemmaTokenizer;
 import io.gemmaserving.runtime.engine.ModelInfo;
@@ -85,6 +86,8 @@ public final class CudaEngine implements Engine {
     private final Map<GraphPlan.Shape, MemorySegment> graphs = new HashMap<>();
     private final int[] window;
     private final KvMemory kvMemory = new KvMemory();
+    /** How the KV caches store keys and values: f16 by default (EngineOptions), as the CPU engine. */
+    private final KvCacheType kv;
     private final String description;
 
     /** Loads {@code model} onto the device(s); the caller has checked that CUDA is usable. */
@@ -102,7 +105,7 @@ public final class CudaEngine implements Engine {
         try {
             long t0 = System.nanoTime();
             CudaEngine e = new CudaEngine(apis, b.name(), b.config(), b.tokenizer(), b.files(), options.tensorParallelSize(),
-                    settings, (rank, sp) -> DeviceWeights.upload(b.config(), b.weights(), sp, rank.index(), rank.uploader()),
+                    options.kvCacheType(), settings, (rank, sp) -> DeviceWeights.upload(b.config(), b.weights(), sp, rank.index(), rank.uploader()),
                     b.weights().bytes(), tensorSpecs(b.config(), b.weights()));
             LOG.log(Level.INFO, String.format(Locale.ROOT, "Loaded %s onto the GPU in %.2f s: %s", b.name(),
                     (System.nanoTime() - t0) / 1e9, e.description));
@@ -123,7 +126,7 @@ public final class CudaEngine implements Engine {
 
     static CudaEngine synthetic(String name, GemmaConfig cfg, int tensorParallelSize, Settings settings, int seed,
                                 CudaApis apis) {
-        return new CudaEngine(apis, name, cfg, null, null, tensorParallelSize, settings,
+        return new CudaEngine(apis, name, cfg, null, null, tensorParallelSize, KvCacheType.F16, settings,
                 (rank, sp) -> DeviceWeights.random(cfg, sp, rank.index(), rank.filler(), seed), bf16Bytes(cfg),
                 tensorSpecs(cfg, null));
     }
@@ -142,8 +145,9 @@ public final class CudaEngine implements Engine {
     }
 
     private CudaEngine(CudaApis apis, String name, GemmaConfig cfg, GemmaTokenizer tokenizer, AutoCloseable files, int tp,
-                       Settings settings, WeightMaker weights, long weightBytes,
+                       KvCacheType kv, Settings settings, WeightMaker weights, long weightBytes,
                        List<DeviceMemoryPlan.TensorSpec> tensors) {
+        this.kv = kv;
         this.cfg = cfg;
         this.tokenizer = tokenizer;
         this.files = files;
@@ -187,12 +191,12 @@ public final class CudaEngine implements Engine {
                 r.synchronize(); // uploads and fills done before the first step
             }
             this.allReduce = tp == 1 ? null : allReduceFor(ranks, apis);
-            this.forward = new ForwardPass(cfg, plan, ranks, allReduce, offsets);
+            this.forward = new ForwardPass(cfg, plan, ranks, allReduce, offsets, kv);
             this.graphApi = tp == 1 && settings.graphs() ? apis.graphs() : null;
             this.graphPlan = new GraphPlan(graphApi != null, Matmul.MATVEC_MAX_ROWS, 8);
             long shown = weightBytes > 0 ? weightBytes : totalWeights;
             int vocab = Math.toIntExact(ranks[0].weights().embedding().rows());
-            this.info = new ModelInfo(name, cfg.architecture(), cfg.contextLength(), vocab, cfg.kvBytesPerToken(io.gemmaserving.runtime.engine.KvCacheType.F32), shown);
+            this.info = new ModelInfo(name, cfg.architecture(), cfg.contextLength(), vocab, cfg.kvBytesPerToken(kv), shown);
             this.description = String.format(Locale.ROOT, "cuda (%d rank%s on %s; %s; %s; %s; %s)", tp,
                     tp == 1 ? "" : "s", describeDevices(devices), ptx.describe(),
                     cublas != null ? "cuBLAS for prefill" : "no cuBLAS: prefill on the matvec kernels",
@@ -275,7 +279,7 @@ public final class CudaEngine implements Engine {
         long[] freeTotal = cu.memGetInfo();
         DeviceMemoryPlan.Limits limits = new DeviceMemoryPlan.Limits(Math.min(cfg.contextLength(), 8192), 1,
                 settings.maxChunk(), settings.maxTokensPerPass());
-        DeviceMemoryPlan p = DeviceMemoryPlan.of(dims(cfg), plan, tensors, limits, 0);
+        DeviceMemoryPlan p = DeviceMemoryPlan.of(dims(cfg), plan, tensors, limits, kv, 0);
         int ranksOnDevice0 = (plan.tp() + cu.deviceCount() - 1) / cu.deviceCount();
         long need = p.totalBytes() * ranksOnDevice0;
         LOG.log(Level.INFO, p.describe() + (ranksOnDevice0 > 1 ? " (x" + ranksOnDevice0 + " ranks on it)" : ""));
@@ -358,7 +362,7 @@ public final class CudaEngine implements Engine {
         DeviceKvCache.Layout[] layouts = new DeviceKvCache.Layout[ranks.length];
         for (int r = 0; r < ranks.length; r++) {
             layouts[r] = DeviceKvCache.Layout.of(window, maxTokens, settings.maxChunk(),
-                    plan.kvHeadsPerDevice() * cfg.headDim());
+                    plan.kvHeadsPerDevice() * cfg.headDim(), kv.bytesPerValue());
         }
         return new DeviceKvCache(this, kvMemory, maxTokens, window, layouts);
     }

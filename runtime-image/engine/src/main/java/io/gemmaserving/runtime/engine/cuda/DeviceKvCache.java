@@ -6,7 +6,8 @@ import java.lang.ref.Cleaner;
 
 /**
  * One sequence's keys and values on the device(s): per rank one allocation holding, per layer, keys then values,
- * each [slots(layer)][kvWidth] f32 (kvWidth = this rank's KV heads x head dim). Global layers have one slot per
+ * each [slots(layer)][kvWidth] elements of {@link Layout#bytesPerValue} bytes (IEEE halves by default, or f32; kvWidth
+ * = this rank's KV heads x head dim). Global layers have one slot per
  * position up to the capacity; sliding-window layers a ring of {@link DeviceMemoryPlan#ringSlots} slots
  * (slot = position % slots), which holds the window, one pass's chunk, and {@link DeviceMemoryPlan#SPARE_SLOTS}
  * positions more for rewinds.
@@ -32,14 +33,15 @@ public final class DeviceKvCache implements Engine.KvCache {
     }
 
     /** Slots and byte offsets of each layer within one rank's allocation. */
-    public record Layout(int[] slots, long[] keyOffset, long[] valueOffset, long bytes, int kvWidth) {
+    public record Layout(int[] slots, long[] keyOffset, long[] valueOffset, long bytes, int kvWidth, int bytesPerValue) {
 
         /**
-         * @param window  per layer: the sliding window, or 0 for a global layer
-         * @param chunk   most tokens of one sequence in one pass
-         * @param kvWidth floats per position and layer on this rank
+         * @param window        per layer: the sliding window, or 0 for a global layer
+         * @param chunk         most tokens of one sequence in one pass
+         * @param kvWidth       values per position and layer on this rank
+         * @param bytesPerValue 2 (f16) or 4 (f32)
          */
-        public static Layout of(int[] window, int capacity, int chunk, int kvWidth) {
+        public static Layout of(int[] window, int capacity, int chunk, int kvWidth, int bytesPerValue) {
             int layers = window.length;
             int[] slots = new int[layers];
             long[] k = new long[layers];
@@ -47,13 +49,13 @@ public final class DeviceKvCache implements Engine.KvCache {
             long at = 0;
             for (int l = 0; l < layers; l++) {
                 slots[l] = window[l] > 0 ? DeviceMemoryPlan.ringSlots(window[l], chunk, capacity) : capacity;
-                long b = (long) slots[l] * kvWidth * Float.BYTES;
+                long b = (long) slots[l] * kvWidth * bytesPerValue;
                 k[l] = at;
                 at = DeviceMemoryPlan.align(at + b);
                 v[l] = at;
                 at = DeviceMemoryPlan.align(at + b);
             }
-            return new Layout(slots, k, v, at, kvWidth);
+            return new Layout(slots, k, v, at, kvWidth, bytesPerValue);
         }
     }
 
@@ -80,7 +82,7 @@ public final class DeviceKvCache implements Engine.KvCache {
         CLEANER.register(this, () -> memory.release(toFree));
     }
 
-    /** Rank {@code rank}'s keys of layer {@code layer}: [slots][kvWidth] f32. */
+    /** Rank {@code rank}'s keys of layer {@code layer}: [slots][kvWidth] values. */
     public long keys(int rank, int layer) {
         return bases[rank] + layouts[rank].keyOffset()[layer];
     }
@@ -135,7 +137,7 @@ public final class DeviceKvCache implements Engine.KvCache {
         for (int r = 0; r < bases.length; r++) {
             Layout lay = layouts[r];
             for (int l = 0; l < window.length; l++) {
-                long n = (ring(l) ? slots(l) : newLength) * (long) lay.kvWidth() * Float.BYTES;
+                long n = (ring(l) ? slots(l) : newLength) * (long) lay.kvWidth() * lay.bytesPerValue();
                 if (n > 0) {
                     memory.copy(r, c.keys(r, l), keys(r, l), n);
                     memory.copy(r, c.values(r, l), values(r, l), n);

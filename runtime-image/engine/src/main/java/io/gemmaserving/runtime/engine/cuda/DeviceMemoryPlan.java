@@ -1,5 +1,6 @@
 package io.gemmaserving.runtime.engine.cuda;
 
+import io.gemmaserving.runtime.engine.KvCacheType;
 import io.gemmaserving.runtime.engine.tensor.TensorType;
 import io.gemmaserving.runtime.engine.tensor.WeightTensor;
 import java.util.ArrayList;
@@ -14,7 +15,8 @@ import java.util.Set;
  * region starts at a multiple of {@link #ALIGNMENT} bytes in one big allocation per device. The same arithmetic
  * answers "does it fit" before anything is allocated.
  *
- * <p>KV cache: f32 keys and values, per layer [maxSeqs][cap][kvHeads / tp][headDim] (the budget of maxSeqs
+ * <p>KV cache: keys and values of {@link KvCacheType#bytesPerValue} bytes (f16 by default, what the operator's sizing
+ * assumes), per layer [maxSeqs][cap][kvHeads / tp][headDim] (the budget of maxSeqs
  * sequences of maxContext positions; each sequence's cache is its own allocation, {@link DeviceKvCache}). Global
  * layers have cap = maxContext; sliding-window layers a ring of {@link #ringSlots} slots: a prefill chunk of T tokens
  * is stored before its attention runs, so the ring must hold the window plus T - 1, and {@link #SPARE_SLOTS} more
@@ -70,7 +72,8 @@ public final class DeviceMemoryPlan {
      *
      * @throws IllegalArgumentException (one line) for a tensor type without a CUDA kernel or a shape that does not split
      */
-    public static DeviceMemoryPlan of(ModelDims c, ShardingPlan sp, List<TensorSpec> tensors, Limits limits, int device) {
+    public static DeviceMemoryPlan of(ModelDims c, ShardingPlan sp, List<TensorSpec> tensors, Limits limits,
+                                      KvCacheType kv, int device) {
         DeviceMemoryPlan p = new DeviceMemoryPlan(device, c.layers());
         long at = 0;
         for (TensorSpec t : tensors) {
@@ -83,7 +86,7 @@ public final class DeviceMemoryPlan {
             p.weights.add(new Region(t.name(), at, bytes));
             at = align(at + bytes);
         }
-        long kvWidth = (long) sp.kvHeadsPerDevice() * c.headDim() * Float.BYTES;
+        long kvWidth = (long) sp.kvHeadsPerDevice() * c.headDim() * kv.bytesPerValue();
         for (int layer = 0; layer < c.layers(); layer++) {
             int cap = kvCapacity(c, layer, limits);
             p.kvCapacity[layer] = cap;

@@ -1,5 +1,6 @@
 package io.gemmaserving.runtime.engine.cuda;
 
+import io.gemmaserving.runtime.engine.KvCacheType;
 import io.gemmaserving.runtime.engine.model.GemmaConfig;
 
 /**
@@ -22,8 +23,12 @@ final class ForwardPass {
     private final Rank[] ranks;
     private final AllReduce allReduce;
     private final StepLayout.Offsets offsets;
+    private final KvCacheType kv;
 
-    ForwardPass(GemmaConfig cfg, ShardingPlan plan, Rank[] ranks, AllReduce allReduce, StepLayout.Offsets offsets) {
+    /** @param kv how the KV caches store keys and values (the kernels that write and read them) */
+    ForwardPass(GemmaConfig cfg, ShardingPlan plan, Rank[] ranks, AllReduce allReduce, StepLayout.Offsets offsets,
+                KvCacheType kv) {
+        this.kv = kv;
         this.cfg = cfg;
         this.plan = plan;
         this.ranks = ranks;
@@ -96,8 +101,8 @@ final class ForwardPass {
         long kt = layout + offsets.kPtrRow(l);
         long vt = layout + offsets.vPtrRow(l);
         long ct = layout + offsets.capRow(l);
-        k.kvStore(s, ws.k(), ws.v(), kt, vt, ct, seq, pos, n, kvHeads * hd);
-        k.attention(s, ws.q(), kt, vt, ct, ws.att(), seq, pos, n, heads, kvHeads, hd,
+        k.kvStore(s, kv, ws.k(), ws.v(), kt, vt, ct, seq, pos, n, kvHeads * hd);
+        k.attention(s, kv, ws.q(), kt, vt, ct, ws.att(), seq, pos, n, heads, kvHeads, hd,
                 cfg.isLocal(l) ? cfg.slidingWindow() : 0, (float) (1.0 / Math.sqrt(cfg.queryPreAttnScalar())),
                 cfg.attnSoftCap());
         r.matmul().run(s, L.o(), ws.att(), ws.proj(), n);

@@ -26,7 +26,7 @@ public final class KernelSources {
         m.put("rope.cu", List.of("rope_neox"));
         m.put("elementwise.cu", List.of("geglu", "add_inplace", "softcap", "to_bf16", "to_f16", "gather_rows",
                 "fill_random_bf16", "fill_random_f32"));
-        m.put("attention.cu", List.of("kv_store", "attention"));
+        m.put("attention.cu", List.of("kv_store", "kv_store_f16", "attention", "attention_f16"));
         ENTRIES = java.util.Collections.unmodifiableMap(m);
     }
 

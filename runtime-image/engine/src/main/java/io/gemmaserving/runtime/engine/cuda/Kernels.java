@@ -3,6 +3,7 @@ package io.gemmaserving.runtime.engine.cuda;
 import io.gemmaserving.runtime.engine.cuda.bindings.CudaDriver;
 import io.gemmaserving.runtime.engine.cuda.bindings.Driver;
 import io.gemmaserving.runtime.engine.cuda.bindings.CudaException;
+import io.gemmaserving.runtime.engine.KvCacheType;
 import io.gemmaserving.runtime.engine.tensor.TensorType;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -118,18 +119,23 @@ public final class Kernels implements AutoCloseable {
                 new KernelArgs().ptr(x).ptr(pos).i32(heads).i32(headDim).f32(base).f32(scale));
     }
 
-    /** Stores k, v [n x width] into each token's sequence cache (tables: one layer's rows of the step layout). */
-    public void kvStore(MemorySegment s, long k, long v, long kTable, long vTable, long capTable, long seq, long pos,
-                        int n, int width) {
-        launch("kv_store", n, 1, 256, s, new KernelArgs().ptr(k).ptr(v).ptr(kTable).ptr(vTable).ptr(capTable)
-                .ptr(seq).ptr(pos).i32(width));
+    /**
+     * Stores k, v [n x width] (f32) into each token's sequence cache (tables: one layer's rows of the step layout),
+     * as {@code kv} elements: f16 rounded to nearest even, or f32.
+     */
+    public void kvStore(MemorySegment s, KvCacheType kv, long k, long v, long kTable, long vTable, long capTable,
+                        long seq, long pos, int n, int width) {
+        launch(kv == KvCacheType.F16 ? "kv_store_f16" : "kv_store", n, 1, 256, s, new KernelArgs().ptr(k).ptr(v)
+                .ptr(kTable).ptr(vTable).ptr(capTable).ptr(seq).ptr(pos).i32(width));
     }
 
-    /** out [n x heads x headDim] = attention of q over each token's sequence cache. */
-    public void attention(MemorySegment s, long q, long kTable, long vTable, long capTable, long out, long seq, long pos,
-                          int n, int heads, int kvHeads, int headDim, int window, float scale, float softcap) {
-        launch("attention", heads, n, 128, s, new KernelArgs().ptr(q).ptr(kTable).ptr(vTable).ptr(capTable).ptr(out)
-                .ptr(seq).ptr(pos).i32(heads).i32(kvHeads).i32(headDim).i32(window).f32(scale).f32(softcap));
+    /** out [n x heads x headDim] = attention of q over each token's sequence cache of {@code kv} elements. */
+    public void attention(MemorySegment s, KvCacheType kv, long q, long kTable, long vTable, long capTable, long out,
+                          long seq, long pos, int n, int heads, int kvHeads, int headDim, int window, float scale,
+                          float softcap) {
+        launch(kv == KvCacheType.F16 ? "attention_f16" : "attention", heads, n, 128, s, new KernelArgs().ptr(q)
+                .ptr(kTable).ptr(vTable).ptr(capTable).ptr(out).ptr(seq).ptr(pos).i32(heads).i32(kvHeads)
+                .i32(headDim).i32(window).f32(scale).f32(softcap));
     }
 
     /** out = gelu_tanh(gate) * up over {@code count} elements (out may be gate). */

@@ -2,6 +2,7 @@ package io.gemmaserving.runtime.engine.cuda;
 
 import io.gemmaserving.runtime.engine.Engine;
 import io.gemmaserving.runtime.engine.EngineOptions;
+import io.gemmaserving.runtime.engine.KvCacheType;
 import io.gemmaserving.runtime.engine.cuda.bindings.CudaException;
 import io.gemmaserving.runtime.engine.cuda.check.LogitComparison;
 import io.gemmaserving.runtime.engine.model.Architecture;
@@ -24,7 +25,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * that both the cuBLAS and the matvec paths run and the sliding-window rings wrap; mixed batched steps; rewind;
  * copy), at TP=1 with decode graphs captured and replayed, and at TP=2 (two ranks, peer-copy all-reduce). This
  * checks the engine's host side: planning, layouts, KV tables, shards, all-reduce, graph replay and every launch's
- * arguments, not the CUDA kernels (the emulation re-implements them). Tolerances: 1e-4 of the largest logit for f32
+ * arguments, not the CUDA kernels (the emulation re-implements them, f16 caches included). Both sides keep f32 KV
+ * caches unless a test says otherwise. Tolerances: 1e-4 of the largest logit for f32
  * weights (double sums here, float on the CPU); 3e-2 where the cuBLAS path rounds activations to 16 bits (f16 and
  * q8_0 weights), as in hack/gpu-check.sh.
  */
@@ -57,7 +59,8 @@ class CudaEngineHostTest {
         }
         for (int tp : new int[] {1, 2}) {
             HostCuda d = new HostCuda();
-            try (CudaEngine gpu = CudaEngine.open(f, new EngineOptions("cuda", 0, tp, null), SMALL, host(d))) {
+            try (CudaEngine gpu = CudaEngine.open(f, new EngineOptions("cuda", 0, tp, null, KvCacheType.F32), SMALL,
+                    host(d))) {
                 LogitComparison.Result r = LogitComparison.compare(want, LogitComparison.scenario(gpu, 80, 1));
                 assertTrue(r.relative() <= tol, name + " TP=" + tp + ": " + r.describe());
                 if (tp == 1) {
@@ -66,6 +69,50 @@ class CudaEngineHostTest {
                 } else {
                     assertEquals(0, gpu.graphCount(), "no graphs with tensor parallelism");
                 }
+            }
+        }
+    }
+
+    /**
+     * The default f16 KV cache on both engines (kv_store_f16 / attention_f16 on the device side). Each engine rounds
+     * its own keys and values, so a last-bit difference upstream can put a value on the other side of a half's
+     * rounding: tolerance as above plus 5e-3, KvCacheTypeTest's bound on what f16 keys and values move at all.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-gemma2-f32.gguf", "tiny-gemma3-q8_0.gguf"})
+    void withF16KeysAndValuesMatchesTheCpuEngineWithThem(String name) throws Exception {
+        Path f = fixture(name);
+        double tol = (name.contains("f32") ? 1e-4 : 3e-2) + 5e-3;
+        List<float[]> want;
+        try (Engine cpu = ModelLoader.load(f, new EngineOptions("scalar", 1, 1, null, KvCacheType.F16))) {
+            want = LogitComparison.scenario(cpu, 80, 1);
+        }
+        try (CudaEngine gpu = CudaEngine.open(f, new EngineOptions("cuda", 0, 1, null), SMALL, host(new HostCuda()))) {
+            LogitComparison.Result r = LogitComparison.compare(want, LogitComparison.scenario(gpu, 80, 1));
+            assertTrue(r.relative() <= tol, name + ": " + r.describe());
+        }
+    }
+
+    /**
+     * The device KV cache stores 2 bytes per key or value by default and reports what it holds. The operator sizes
+     * GPU pods with the same number (operator Sizing.GPU_KV_BYTES_PER_VALUE = 2.0): change both together. tiny-gemma1
+     * has global layers only, so a cache of n positions holds exactly n times the bytes per token.
+     */
+    @Test
+    void theDefaultDeviceKvCacheHoldsTwoBytesPerValueAsTheOperatorSizesIt() throws Exception {
+        GemmaConfig c;
+        try (ModelLoader.Bound b = ModelLoader.bind(fixture("tiny-gemma1-f32.gguf"))) {
+            c = b.config();
+        }
+        for (KvCacheType kv : KvCacheType.values()) {
+            try (CudaEngine gpu = CudaEngine.open(fixture("tiny-gemma1-f32.gguf"),
+                    new EngineOptions("cuda", 0, 1, null, kv == KvCacheType.F16 ? null : kv), SMALL, host(new HostCuda()))) {
+                int bytesPerValue = kv == KvCacheType.F16 ? 2 : 4;
+                long perToken = 2L * c.layers() * c.kvHeads() * c.headDim() * bytesPerValue;
+                assertEquals(perToken, gpu.info().kvBytesPerToken(), kv.toString());
+                Engine.KvCache cache = gpu.newKvCache(64);
+                gpu.step(List.of(new Engine.Step(cache, new int[] {3, 4, 5}, false)));
+                assertEquals(64 * perToken, cache.bytes(), kv.toString());
             }
         }
     }

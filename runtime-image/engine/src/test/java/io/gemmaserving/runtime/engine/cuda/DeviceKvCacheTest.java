@@ -34,28 +34,30 @@ class DeviceKvCacheTest {
         public void release(long[] bases) { }
     }
 
-    // Gemma-3-like: window 4 on layers 0, 1 and 3, layer 2 global; kv width 64 floats.
+    // Gemma-3-like: window 4 on layers 0, 1 and 3, layer 2 global; kv width 64 values of 2 bytes (f16, the default).
     static final int[] WINDOW = {4, 4, 0, 4};
     static final int CHUNK = 8;
 
     static DeviceKvCache cache(FakeMemory m, int capacity) {
         DeviceKvCache.Layout[] layouts = new DeviceKvCache.Layout[m.ranks()];
         for (int r = 0; r < layouts.length; r++) {
-            layouts[r] = DeviceKvCache.Layout.of(WINDOW, capacity, CHUNK, 64);
+            layouts[r] = DeviceKvCache.Layout.of(WINDOW, capacity, CHUNK, 64, 2);
         }
         return new DeviceKvCache("engine", m, capacity, WINDOW, layouts);
     }
 
     @Test
     void slidingWindowLayersKeepWindowPlusChunkPlusSpareSlots() {
-        DeviceKvCache.Layout l = DeviceKvCache.Layout.of(WINDOW, 1000, CHUNK, 64);
+        DeviceKvCache.Layout l = DeviceKvCache.Layout.of(WINDOW, 1000, CHUNK, 64, 2);
         int ring = 4 + CHUNK - 1 + DeviceMemoryPlan.SPARE_SLOTS;
         assertArrayEquals(new int[] {ring, ring, 1000, ring}, l.slots());
-        long ringBytes = DeviceMemoryPlan.align((long) ring * 64 * 4);
-        assertEquals(2 * (3 * ringBytes + 1000L * 64 * 4), l.bytes());
+        long ringBytes = DeviceMemoryPlan.align((long) ring * 64 * 2);
+        assertEquals(2 * (3 * ringBytes + 1000L * 64 * 2), l.bytes());
+        assertEquals(2 * (3 * DeviceMemoryPlan.align((long) ring * 64 * 4) + 1000L * 64 * 4),
+                DeviceKvCache.Layout.of(WINDOW, 1000, CHUNK, 64, 4).bytes(), "f32: 4 bytes per value");
         assertEquals(l.keyOffset()[1] + ringBytes, l.valueOffset()[1]);
         // a capacity below the ring: slot = position everywhere
-        assertArrayEquals(new int[] {20, 20, 20, 20}, DeviceKvCache.Layout.of(WINDOW, 20, CHUNK, 64).slots());
+        assertArrayEquals(new int[] {20, 20, 20, 20}, DeviceKvCache.Layout.of(WINDOW, 20, CHUNK, 64, 2).slots());
     }
 
     @Test
@@ -87,10 +89,10 @@ class DeviceKvCacheTest {
         for (long[] cp : m.copies) {
             int rank = (int) cp[0];
             boolean global = cp[2] == c.keys(rank, 2) || cp[2] == c.values(rank, 2);
-            assertEquals((global ? 10L : ring) * 64 * 4, cp[3]);
+            assertEquals((global ? 10L : ring) * 64 * 2, cp[3]);
             assertTrue(cp[1] != cp[2]);
         }
         assertEquals(d.keys(1, 3), m.copies.stream().filter(cp -> cp[2] == c.keys(1, 3)).findFirst().orElseThrow()[1]);
-        assertEquals(2 * DeviceKvCache.Layout.of(WINDOW, 100, CHUNK, 64).bytes(), c.bytes());
+        assertEquals(2 * DeviceKvCache.Layout.of(WINDOW, 100, CHUNK, 64, 2).bytes(), c.bytes());
     }
 }

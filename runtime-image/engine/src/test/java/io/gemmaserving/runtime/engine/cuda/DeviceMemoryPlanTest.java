@@ -3,6 +3,7 @@ package io.gemmaserving.runtime.engine.cuda;
 import io.gemmaserving.runtime.engine.cuda.DeviceMemoryPlan.Limits;
 import io.gemmaserving.runtime.engine.cuda.DeviceMemoryPlan.Region;
 import io.gemmaserving.runtime.engine.cuda.DeviceMemoryPlan.TensorSpec;
+import io.gemmaserving.runtime.engine.KvCacheType;
 import io.gemmaserving.runtime.engine.tensor.TensorType;
 import java.util.ArrayList;
 import java.util.List;
@@ -42,7 +43,7 @@ class DeviceMemoryPlanTest {
 
     @Test
     void weightBytesAreTheShardsInTheirStoredFormat() {
-        DeviceMemoryPlan one = DeviceMemoryPlan.of(DIMS, ShardingPlan.of(DIMS, 1), tensors(TensorType.Q8_0), LIMITS, 0);
+        DeviceMemoryPlan one = DeviceMemoryPlan.of(DIMS, ShardingPlan.of(DIMS, 1), tensors(TensorType.Q8_0), LIMITS, KvCacheType.F16, 0);
         // Q8_0: 34 bytes per 32 values. embedding 1000*256; per layer: norm 256 f32 + q,k,v,o = (256+128+128+256)*256
         // + gate, up, down = 3 * 512*256.
         long q8 = 34 / 32;
@@ -52,34 +53,36 @@ class DeviceMemoryPlanTest {
         assertEquals(1, q8);
 
         // TP=2: projections halve, the embedding and the norms do not.
-        DeviceMemoryPlan half = DeviceMemoryPlan.of(DIMS, ShardingPlan.of(DIMS, 2), tensors(TensorType.Q8_0), LIMITS, 1);
+        DeviceMemoryPlan half = DeviceMemoryPlan.of(DIMS, ShardingPlan.of(DIMS, 2), tensors(TensorType.Q8_0), LIMITS, KvCacheType.F16, 1);
         long projections = 4 * (perLayer - 256 * 4);
         assertEquals(embed + 4 * 256 * 4 + projections / 2, half.weightBytes());
     }
 
     @Test
     void slidingWindowLayersGetARingOfWindowPlusChunkNotTheWholeContext() {
-        DeviceMemoryPlan p = DeviceMemoryPlan.of(DIMS, ShardingPlan.of(DIMS, 1), tensors(TensorType.Q8_0), LIMITS, 0);
+        DeviceMemoryPlan p = DeviceMemoryPlan.of(DIMS, ShardingPlan.of(DIMS, 1), tensors(TensorType.Q8_0), LIMITS, KvCacheType.F16, 0);
         assertEquals(64 + 16 - 1 + DeviceMemoryPlan.SPARE_SLOTS, p.kvCapacity(0));
         assertEquals(1024, p.kvCapacity(1));
         assertEquals(79 + DeviceMemoryPlan.SPARE_SLOTS, p.kvCapacity(2));
         assertEquals(1024, p.kvCapacity(3));
-        // k and v, f32, 3 sequences, 2 KV heads of 64
-        long width = 2L * 64 * 4;
+        // k and v, f16, 3 sequences, 2 KV heads of 64
+        long width = 2L * 64 * 2;
         int ring = 79 + DeviceMemoryPlan.SPARE_SLOTS;
         assertEquals(2 * 3 * width * (ring + 1024 + ring + 1024), p.kvBytes());
+        assertEquals(2 * p.kvBytes(), DeviceMemoryPlan.of(DIMS, ShardingPlan.of(DIMS, 1), tensors(TensorType.Q8_0), LIMITS,
+                KvCacheType.F32, 0).kvBytes(), "f32 keys and values: twice the bytes");
         // with TP=2 each device holds one KV head
-        DeviceMemoryPlan tp2 = DeviceMemoryPlan.of(DIMS, ShardingPlan.of(DIMS, 2), tensors(TensorType.Q8_0), LIMITS, 0);
+        DeviceMemoryPlan tp2 = DeviceMemoryPlan.of(DIMS, ShardingPlan.of(DIMS, 2), tensors(TensorType.Q8_0), LIMITS, KvCacheType.F16, 0);
         assertEquals(p.kvBytes() / 2, tp2.kvBytes());
         // a context shorter than the window caps the ring
         DeviceMemoryPlan small = DeviceMemoryPlan.of(DIMS, ShardingPlan.of(DIMS, 1), tensors(TensorType.Q8_0),
-                new Limits(40, 1, 16, 16), 0);
+                new Limits(40, 1, 16, 16), KvCacheType.F16, 0);
         assertEquals(40, small.kvCapacity(0));
     }
 
     @Test
     void regionsAreAlignedInOrderAndDoNotOverlap() {
-        DeviceMemoryPlan p = DeviceMemoryPlan.of(DIMS, ShardingPlan.of(DIMS, 2), tensors(TensorType.Q4_0), LIMITS, 1);
+        DeviceMemoryPlan p = DeviceMemoryPlan.of(DIMS, ShardingPlan.of(DIMS, 2), tensors(TensorType.Q4_0), LIMITS, KvCacheType.F16, 1);
         List<Region> all = new ArrayList<>(p.weights());
         all.addAll(p.kvCache());
         all.add(p.workspace());
@@ -96,7 +99,7 @@ class DeviceMemoryPlanTest {
 
     @Test
     void fitsComparesAgainstUsableMemory() {
-        DeviceMemoryPlan p = DeviceMemoryPlan.of(DIMS, ShardingPlan.of(DIMS, 1), tensors(TensorType.Q8_0), LIMITS, 0);
+        DeviceMemoryPlan p = DeviceMemoryPlan.of(DIMS, ShardingPlan.of(DIMS, 1), tensors(TensorType.Q8_0), LIMITS, KvCacheType.F16, 0);
         long total = p.totalBytes();
         assertTrue(p.fits(total, 1.0));
         assertFalse(p.fits(total - 1, 1.0));
@@ -110,7 +113,7 @@ class DeviceMemoryPlanTest {
     void typesWithoutAKernelAreRefusedByName() {
         List<TensorSpec> t = List.of(new TensorSpec("blk.0.ffn_down.weight", TensorType.Q5_K, 256, 512));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> DeviceMemoryPlan.of(DIMS, ShardingPlan.of(DIMS, 1), t, LIMITS, 0));
+                () -> DeviceMemoryPlan.of(DIMS, ShardingPlan.of(DIMS, 1), t, LIMITS, KvCacheType.F16, 0));
         assertTrue(e.getMessage().startsWith("blk.0.ffn_down.weight: Q5_K has no CUDA kernel"), e.getMessage());
     }
 

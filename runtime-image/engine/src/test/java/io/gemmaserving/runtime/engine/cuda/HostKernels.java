@@ -20,8 +20,10 @@ final class HostKernels {
                     (long) a[3], (long) a[4], (int) a[5]);
             case "dequant_bf16" -> dequantBf16(d, a);
             case "rope_neox" -> rope(d, gx, a);
-            case "kv_store" -> kvStore(d, gx, a);
-            case "attention" -> attention(d, gx, gy, a);
+            case "kv_store" -> kvStore(d, gx, a, false);
+            case "kv_store_f16" -> kvStore(d, gx, a, true);
+            case "attention" -> attention(d, gx, gy, a, false);
+            case "attention_f16" -> attention(d, gx, gy, a, true);
             case "geglu" -> {
                 long gate = (long) a[0], up = (long) a[1], out = (long) a[2], n = (long) a[3];
                 for (long i = 0; i < n; i++) {
@@ -179,7 +181,8 @@ final class HostKernels {
         }
     }
 
-    private static void kvStore(HostCuda d, int n, Object[] a) {
+    /** f32 caches, or IEEE half bits rounded to nearest even ({@code half}). */
+    private static void kvStore(HostCuda d, int n, Object[] a, boolean half) {
         long k = (long) a[0], v = (long) a[1], kPtr = (long) a[2], vPtr = (long) a[3], cap = (long) a[4];
         long seq = (long) a[5], pos = (long) a[6];
         int width = (int) a[7];
@@ -188,13 +191,19 @@ final class HostKernels {
             long slot = d.i32(pos, t) % d.i32(cap, s);
             long kc = d.i64(kPtr, s), vc = d.i64(vPtr, s);
             for (int i = 0; i < width; i++) {
-                d.setF(kc, slot * width + i, d.f(k, (long) t * width + i));
-                d.setF(vc, slot * width + i, d.f(v, (long) t * width + i));
+                float kx = d.f(k, (long) t * width + i), vx = d.f(v, (long) t * width + i);
+                if (half) {
+                    d.setU16(kc, slot * width + i, Float.floatToFloat16(kx));
+                    d.setU16(vc, slot * width + i, Float.floatToFloat16(vx));
+                } else {
+                    d.setF(kc, slot * width + i, kx);
+                    d.setF(vc, slot * width + i, vx);
+                }
             }
         }
     }
 
-    private static void attention(HostCuda d, int heads, int n, Object[] a) {
+    private static void attention(HostCuda d, int heads, int n, Object[] a, boolean half) {
         long q = (long) a[0], kPtr = (long) a[1], vPtr = (long) a[2], capOf = (long) a[3], out = (long) a[4];
         long seq = (long) a[5], pos = (long) a[6];
         int nHeads = (int) a[7], kvHeads = (int) a[8], hd = (int) a[9], window = (int) a[10];
@@ -217,7 +226,7 @@ final class HostKernels {
                     double dot = 0;
                     for (int i = 0; i < hd; i++) {
                         dot += (double) d.f(q, ((long) t * nHeads + h) * hd + i)
-                                * d.f(kc, (long) (p % cap) * width + (long) kvh * hd + i);
+                                * kv(d, kc, (long) (p % cap) * width + (long) kvh * hd + i, half);
                     }
                     dot *= scale;
                     if (softcap > 0) {
@@ -234,11 +243,15 @@ final class HostKernels {
                 for (int i = 0; i < hd; i++) {
                     double acc = 0;
                     for (int p = start; p <= end; p++) {
-                        acc += sc[p - start] * d.f(vc, (long) (p % cap) * width + (long) kvh * hd + i);
+                        acc += sc[p - start] * kv(d, vc, (long) (p % cap) * width + (long) kvh * hd + i, half);
                     }
                     d.setF(out, ((long) t * nHeads + h) * hd + i, (float) (acc / sum));
                 }
             }
         }
+    }
+
+    private static float kv(HostCuda d, long cache, long i, boolean half) {
+        return half ? Float.float16ToFloat(d.u16(cache, i)) : d.f(cache, i);
     }
 }

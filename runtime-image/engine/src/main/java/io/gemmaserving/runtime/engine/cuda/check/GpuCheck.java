@@ -38,11 +38,13 @@ public final class GpuCheck {
     /**
      * Tolerances, relative to the reference's largest |logit|: f32 weights compare f32 arithmetic in another order
      * (1e-3); 16-bit and quantized weights go through cuBLAS with activations rounded to bf16/f16 in the prefill
-     * products (3e-2); the 270M adds 18 layers of that (5e-2).
+     * products (3e-2); the 270M adds 18 layers of that (5e-2). These compare f32 KV caches on both sides.
      */
     static final double TOL_F32 = 1e-3;
     static final double TOL_ROUNDED = 3e-2;
     static final double TOL_270M = 5e-2;
+    /** Added where both engines keep f16 keys and values: KvCacheTypeTest's bound on what f16 moves (5e-3). */
+    static final double TOL_F16_KV = 5e-3;
 
     private final List<String> summary = new ArrayList<>();
     private boolean failed;
@@ -115,6 +117,20 @@ public final class GpuCheck {
             });
         }
 
+        // The default f16 KV cache on both engines: each rounds its own keys and values, so a last-bit difference
+        // upstream can land a value on the other side of a half's rounding; at most what f16 vs f32 moves (KvCacheTypeTest).
+        for (String f : List.of("tiny-gemma2-f32.gguf", "tiny-gemma3-q8_0.gguf")) {
+            double tol = (f.contains("f32") ? TOL_F32 : TOL_ROUNDED) + TOL_F16_KV;
+            section("fixture " + f + ", f16 KV on both", () -> {
+                try (Engine cpu = ModelLoader.load(fixtures.resolve(f), new EngineOptions("vector", 0, 1, Numerics.F32, io.gemmaserving.runtime.engine.KvCacheType.F16));
+                     Engine gpuEngine = CudaEngine.open(fixtures.resolve(f), new EngineOptions("cuda", 0, 1, null, io.gemmaserving.runtime.engine.KvCacheType.F16), small)) {
+                    LogitComparison.Result r = LogitComparison.compare(LogitComparison.scenario(cpu, 80, 1),
+                            LogitComparison.scenario(gpuEngine, 80, 1));
+                    return verdict(r, tol);
+                }
+            });
+        }
+
         if (model270m == null || !Files.isRegularFile(model270m)) {
             summary.add("SKIP  270M: " + (model270m == null ? "no --model-270m given" : model270m + " is absent")
                     + " (the device copy of the tree carries at most 64 MiB; the file is 253 MB)");
@@ -150,7 +166,7 @@ public final class GpuCheck {
             double tol = f.contains("f32") ? TOL_F32 : TOL_ROUNDED;
             section("TP=2 vs TP=1 " + f, () -> {
                 try (Engine one = CudaEngine.open(fixtures.resolve(f), new EngineOptions("cuda", 0, 1, null, io.gemmaserving.runtime.engine.KvCacheType.F32), small);
-                     Engine two = CudaEngine.open(fixtures.resolve(f), new EngineOptions("cuda", 0, 2, null), small)) {
+                     Engine two = CudaEngine.open(fixtures.resolve(f), new EngineOptions("cuda", 0, 2, null, io.gemmaserving.runtime.engine.KvCacheType.F32), small)) {
                     LogitComparison.Result r = LogitComparison.compare(LogitComparison.scenario(one, 80, 5),
                             LogitComparison.scenario(two, 80, 5));
                     return verdict(r, tol) + "; " + two.description();
