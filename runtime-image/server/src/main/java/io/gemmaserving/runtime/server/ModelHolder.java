@@ -176,21 +176,7 @@ public class ModelHolder {
             int[] own = prompt.clone();
             int at = Math.min(1, own.length - 1);
             own[at] = (own[at] + 1 + variant + i) % model.info().vocabSize();
-            scheduler.submit(own, GenerationParams.greedy(16), new GenerationListener() {
-                @Override
-                public void onToken(GeneratedToken token) {
-                }
-
-                @Override
-                public void onComplete(FinishReason reason, int promptTokens, int completionTokens) {
-                    d.complete(reason);
-                }
-
-                @Override
-                public void onError(String message) {
-                    d.completeExceptionally(new IllegalStateException(message));
-                }
-            });
+            scheduler.submit(own, GenerationParams.greedy(16), GenerationListener.completing(token -> { }, d));
         }
         CompletableFuture.allOf(done).get(10, TimeUnit.MINUTES);
     }

@@ -1,6 +1,8 @@
 package io.gemmaserving.runtime.engine.batch;
 
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
 
 /**
  * Receives one request's output, called on the scheduler thread: implementations must return quickly (hand the
@@ -19,6 +21,29 @@ public interface GenerationListener {
 
     /** The sequence failed; message is one line for the client. */
     void onError(String message);
+
+    /**
+     * A listener that hands each token to {@code tokens} and ends {@code done}: with the finish reason, or
+     * exceptionally with the error's one line.
+     */
+    static GenerationListener completing(Consumer<GeneratedToken> tokens, CompletableFuture<FinishReason> done) {
+        return new GenerationListener() {
+            @Override
+            public void onToken(GeneratedToken token) {
+                tokens.accept(token);
+            }
+
+            @Override
+            public void onComplete(FinishReason reason, int promptTokens, int completionTokens) {
+                done.complete(reason);
+            }
+
+            @Override
+            public void onError(String message) {
+                done.completeExceptionally(new IllegalStateException(message));
+            }
+        };
+    }
 
     /**
      * @param id          token id

@@ -89,24 +89,11 @@ public final class GemmaCli {
             throws Exception {
         StringBuilder text = new StringBuilder();
         CompletableFuture<FinishReason> done = new CompletableFuture<>();
-        scheduler.submit(prompt, params, new GenerationListener() {
-            @Override
-            public void onToken(GeneratedToken token) {
-                out.print(token.text());
-                out.flush();
-                text.append(token.text());
-            }
-
-            @Override
-            public void onComplete(FinishReason reason, int promptTokens, int completionTokens) {
-                done.complete(reason);
-            }
-
-            @Override
-            public void onError(String message) {
-                done.completeExceptionally(new IllegalStateException(message));
-            }
-        });
+        scheduler.submit(prompt, params, GenerationListener.completing(token -> {
+            out.print(token.text());
+            out.flush();
+            text.append(token.text());
+        }, done));
         try {
             done.get();
         } catch (ExecutionException e) {
