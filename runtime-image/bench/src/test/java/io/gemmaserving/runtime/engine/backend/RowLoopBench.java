@@ -15,7 +15,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -95,7 +94,7 @@ class RowLoopBench {
                         maxX = Math.max(maxX, c.batch * w.cols());
                     }
                 }
-                float[] x = random(maxX);
+                float[] x = MatmulBench.random(maxX);
                 float[] out0 = new float[maxOut], out1 = new float[maxOut];
 
                 // every call site sees every format before anything is timed
@@ -197,14 +196,5 @@ class RowLoopBench {
         double[] s = v.clone();
         java.util.Arrays.sort(s);
         return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-    }
-
-    private static float[] random(int n) {
-        Random r = new Random(1);
-        float[] x = new float[n];
-        for (int i = 0; i < n; i++) {
-            x[i] = (float) r.nextGaussian();
-        }
-        return x;
     }
 }
