@@ -2,6 +2,7 @@ package io.gemmaserving.runtime.engine.cuda.check;
 
 import io.gemmaserving.runtime.engine.Engine;
 import io.gemmaserving.runtime.engine.EngineOptions;
+import io.gemmaserving.runtime.engine.KvCacheType;
 import io.gemmaserving.runtime.engine.cuda.Cuda;
 import io.gemmaserving.runtime.engine.cuda.CudaEngine;
 import io.gemmaserving.runtime.engine.cuda.KernelSources;
@@ -108,8 +109,8 @@ public final class GpuCheck {
                 "tiny-gemma3-q8_0.gguf", "tiny-gemma3")) {
             double tol = f.contains("f32") ? TOL_F32 : TOL_ROUNDED;
             section("fixture " + f, () -> {
-                try (Engine cpu = ModelLoader.load(fixtures.resolve(f), new EngineOptions("vector", 0, 1, Numerics.F32, io.gemmaserving.runtime.engine.KvCacheType.F32));
-                     Engine gpuEngine = CudaEngine.open(fixtures.resolve(f), new EngineOptions("cuda", 0, 1, null, io.gemmaserving.runtime.engine.KvCacheType.F32), small)) {
+                try (Engine cpu = ModelLoader.load(fixtures.resolve(f), cpu(KvCacheType.F32));
+                     Engine gpuEngine = CudaEngine.open(fixtures.resolve(f), cuda(1, KvCacheType.F32), small)) {
                     LogitComparison.Result r = LogitComparison.compare(LogitComparison.scenario(cpu, 80, 1),
                             LogitComparison.scenario(gpuEngine, 80, 1));
                     return verdict(r, tol);
@@ -122,8 +123,8 @@ public final class GpuCheck {
         for (String f : List.of("tiny-gemma2-f32.gguf", "tiny-gemma3-q8_0.gguf")) {
             double tol = (f.contains("f32") ? TOL_F32 : TOL_ROUNDED) + TOL_F16_KV;
             section("fixture " + f + ", f16 KV on both", () -> {
-                try (Engine cpu = ModelLoader.load(fixtures.resolve(f), new EngineOptions("vector", 0, 1, Numerics.F32, io.gemmaserving.runtime.engine.KvCacheType.F16));
-                     Engine gpuEngine = CudaEngine.open(fixtures.resolve(f), new EngineOptions("cuda", 0, 1, null, io.gemmaserving.runtime.engine.KvCacheType.F16), small)) {
+                try (Engine cpu = ModelLoader.load(fixtures.resolve(f), cpu(KvCacheType.F16));
+                     Engine gpuEngine = CudaEngine.open(fixtures.resolve(f), cuda(1, KvCacheType.F16), small)) {
                     LogitComparison.Result r = LogitComparison.compare(LogitComparison.scenario(cpu, 80, 1),
                             LogitComparison.scenario(gpuEngine, 80, 1));
                     return verdict(r, tol);
@@ -136,8 +137,8 @@ public final class GpuCheck {
                     + " (the device copy of the tree carries at most 64 MiB; the file is 253 MB)");
         } else {
             section("270M " + model270m.getFileName(), () -> {
-                try (Engine cpu = ModelLoader.load(model270m, new EngineOptions("vector", 0, 1, Numerics.F32, io.gemmaserving.runtime.engine.KvCacheType.F32));
-                     Engine gpuEngine = CudaEngine.open(model270m, new EngineOptions("cuda", 0, 1, null, io.gemmaserving.runtime.engine.KvCacheType.F32), serving)) {
+                try (Engine cpu = ModelLoader.load(model270m, cpu(KvCacheType.F32));
+                     Engine gpuEngine = CudaEngine.open(model270m, cuda(1, KvCacheType.F32), serving)) {
                     LogitComparison.Result r = LogitComparison.compare(LogitComparison.scenario(cpu, 40, 2),
                             LogitComparison.scenario(gpuEngine, 40, 2));
                     return verdict(r, TOL_270M);
@@ -165,8 +166,8 @@ public final class GpuCheck {
         for (String f : List.of("tiny-gemma2-f32.gguf", "tiny-gemma3-q8_0.gguf")) {
             double tol = f.contains("f32") ? TOL_F32 : TOL_ROUNDED;
             section("TP=2 vs TP=1 " + f, () -> {
-                try (Engine one = CudaEngine.open(fixtures.resolve(f), new EngineOptions("cuda", 0, 1, null, io.gemmaserving.runtime.engine.KvCacheType.F32), small);
-                     Engine two = CudaEngine.open(fixtures.resolve(f), new EngineOptions("cuda", 0, 2, null, io.gemmaserving.runtime.engine.KvCacheType.F32), small)) {
+                try (Engine one = CudaEngine.open(fixtures.resolve(f), cuda(1, KvCacheType.F32), small);
+                     Engine two = CudaEngine.open(fixtures.resolve(f), cuda(2, KvCacheType.F32), small)) {
                     LogitComparison.Result r = LogitComparison.compare(LogitComparison.scenario(one, 80, 5),
                             LogitComparison.scenario(two, 80, 5));
                     return verdict(r, tol) + "; " + two.description();
@@ -200,6 +201,16 @@ public final class GpuCheck {
         }
         System.out.println(line);
         summary.add(line.substring(0, 6) + name + ": " + line.substring(6));
+    }
+
+    /** The CPU reference: the vector backend in float32, every core, this KV type. */
+    private static EngineOptions cpu(KvCacheType kv) {
+        return new EngineOptions("vector", 0, 1, Numerics.F32, kv);
+    }
+
+    /** The CUDA engine over {@code tensorParallel} GPUs with this KV type. */
+    private static EngineOptions cuda(int tensorParallel, KvCacheType kv) {
+        return new EngineOptions("cuda", 0, tensorParallel, null, kv);
     }
 
     private static String verdict(LogitComparison.Result r, double tol) {
