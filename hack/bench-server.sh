@@ -27,7 +27,6 @@ cd "$here/../runtime-image/server"
 if [[ ! -f target/quarkus-app/quarkus-run.jar ]]; then # a fresh checkout: build the server first
   (cd ../.. && ./mvnw -B -ntp -q -DskipTests package -pl runtime-image/server -am)
 fi
-mkdir -p target
 max_tokens="${1:-64}"
 rounds="${2:-2}"
 mode="${MODE:-throughput}"
