@@ -78,6 +78,73 @@ public interface Backend extends AutoCloseable {
         }
     }
 
+    /** {@code dst[dOff..dOff+n)} = the IEEE halves {@code h[off..off+n)} widened (exactly) to floats. */
+    default void widenF16(short[] h, int off, float[] dst, int dOff, int n) {
+        for (int i = 0; i < n; i++) {
+            dst[dOff + i] = Float.float16ToFloat(h[off + i]);
+        }
+    }
+
+    /*
+     * Blocked attention (a block of queries against a tile of keys, as flash attention does): queries are the columns
+     * of qT [n x nq] (query i's element d at qT[d * nq + i]), keys and values the rows of k, v [nk x n], and scores
+     * and probabilities the rows of s [nk x nq], so every loop over queries runs along contiguous memory.
+     */
+
+    /** Scores of a tile: {@code s[j * nq + i] = dot(k[j * n ..], query i)} for {@code j < nk, i < nq}. */
+    default void attentionScores(float[] qT, int nq, float[] k, int nk, int n, float[] s) {
+        for (int j = 0; j < nk; j++) {
+            for (int i = 0; i < nq; i++) {
+                float acc = 0f;
+                for (int d = 0; d < n; d++) {
+                    acc += k[j * n + d] * qT[d * nq + i];
+                }
+                s[j * nq + i] = acc;
+            }
+        }
+    }
+
+    /**
+     * The online softmax over one tile of scores, per query {@code i < nq}: {@code m' = max(max[i], s[j][i] over j)},
+     * {@code scale[i] = exp(max[i] - m')}, {@code s[j][i] = exp(s[j][i] - m')},
+     * {@code sum[i] = sum[i] * scale[i] + sum_j s[j][i]}, {@code max[i] = m'}. Masked scores hold
+     * {@code -Float.MAX_VALUE} (not -infinity, so that a column masked so far gives exp(0), never NaN; its
+     * scale becomes exp(-MAX_VALUE - m) = 0 once a real score arrives, which wipes what it added).
+     */
+    default void softmaxTile(float[] s, int nq, int nk, float[] max, float[] sum, float[] scale) {
+        for (int i = 0; i < nq; i++) {
+            float m = max[i];
+            for (int j = 0; j < nk; j++) {
+                m = Math.max(m, s[j * nq + i]);
+            }
+            float total = 0f;
+            for (int j = 0; j < nk; j++) {
+                float e = (float) Math.exp(s[j * nq + i] - m);
+                s[j * nq + i] = e;
+                total += e;
+            }
+            scale[i] = (float) Math.exp(max[i] - m);
+            sum[i] = sum[i] * scale[i] + total;
+            max[i] = m;
+        }
+    }
+
+    /**
+     * The values of a tile into the output block {@code oT [n x nq]} (query i's element d at {@code oT[d * nq + i]}):
+     * {@code oT[d][i] = oT[d][i] * scale[i] + sum_j p[j * nq + i] * v[j * n + d]}.
+     */
+    default void attentionValues(float[] p, int nq, float[] v, int nk, int n, float[] scale, float[] oT) {
+        for (int d = 0; d < n; d++) {
+            for (int i = 0; i < nq; i++) {
+                float acc = oT[d * nq + i] * scale[i];
+                for (int j = 0; j < nk; j++) {
+                    acc += p[j * nq + i] * v[j * n + d];
+                }
+                oT[d * nq + i] = acc;
+            }
+        }
+    }
+
     /**
      * GeGLU, in place: {@code gate[i] = gelu_tanh(gate[i]) * up[i]} for {@code i} in {@code [off, off + n)}, with
      * {@code gelu_tanh(x) = 0.5 x (1 + tanh(u)) = x / (1 + exp(-2u))}, {@code u = sqrt(2/pi) (x + 0.044715 x^3)}.

@@ -59,6 +59,26 @@ public final class GgmlRoundingBackend implements Backend {
     }
 
     @Override
+    public void widenF16(short[] h, int off, float[] dst, int dOff, int n) {
+        inner.widenF16(h, off, dst, dOff, n);
+    }
+
+    @Override
+    public void attentionScores(float[] qT, int nq, float[] k, int nk, int n, float[] s) {
+        inner.attentionScores(qT, nq, k, nk, n, s);
+    }
+
+    @Override
+    public void softmaxTile(float[] s, int nq, int nk, float[] max, float[] sum, float[] scale) {
+        inner.softmaxTile(s, nq, nk, max, sum, scale);
+    }
+
+    @Override
+    public void attentionValues(float[] p, int nq, float[] v, int nk, int n, float[] scale, float[] oT) {
+        inner.attentionValues(p, nq, v, nk, n, scale, oT);
+    }
+
+    @Override
     public void geglu(float[] gate, float[] up, int off, int n) {
         inner.geglu(gate, up, off, n);
     }

@@ -154,6 +154,33 @@ public final class VectorBackend implements Backend {
         }
     }
 
+    /** {@link Backend#widenF16} a vector at a time ({@link #halves}). */
+    @Override
+    public void widenF16(short[] h, int off, float[] dst, int dOff, int n) {
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            halves(h, off + i).intoArray(dst, dOff + i);
+        }
+        for (; i < n; i++) {
+            dst[dOff + i] = Float.float16ToFloat(h[off + i]);
+        }
+    }
+
+    @Override
+    public void attentionScores(float[] qT, int nq, float[] k, int nk, int n, float[] s) {
+        VectorAttention.scores(qT, nq, k, nk, n, s);
+    }
+
+    @Override
+    public void softmaxTile(float[] s, int nq, int nk, float[] max, float[] sum, float[] scale) {
+        VectorAttention.softmax(s, nq, nk, max, sum, scale);
+    }
+
+    @Override
+    public void attentionValues(float[] p, int nq, float[] v, int nk, int n, float[] scale, float[] oT) {
+        VectorAttention.values(p, nq, v, nk, n, scale, oT);
+    }
+
     /**
      * L IEEE halves at {@code h[off]} widened to floats in lanes (the Vector API has no fp16 conversion): the
      * exponent and mantissa shifted into float position and scaled by 2^112 re-biases the exponent (subnormal

@@ -88,6 +88,24 @@ public final class GemmaKvCache implements Engine.KvCache {
         }
     }
 
+    /** Copies the key of layer {@code l} stored at {@code off} into {@code dst[dOff..dOff+n)} as floats. */
+    void readKey(Backend backend, int l, int off, float[] dst, int dOff, int n) {
+        if (k != null) {
+            System.arraycopy(k[l], off, dst, dOff, n);
+        } else {
+            backend.widenF16(hk[l], off, dst, dOff, n);
+        }
+    }
+
+    /** As {@link #readKey}, for the value. */
+    void readValue(Backend backend, int l, int off, float[] dst, int dOff, int n) {
+        if (v != null) {
+            System.arraycopy(v[l], off, dst, dOff, n);
+        } else {
+            backend.widenF16(hv[l], off, dst, dOff, n);
+        }
+    }
+
     /** Stores one position's keys and values ({@code kvDim} floats each from {@code kf[kOff..]}, {@code vf[vOff..]}). */
     void write(int l, int slot, float[] kf, int kOff, float[] vf, int vOff) {
         int o = slot * kvDim;

@@ -83,7 +83,7 @@ public final class GemmaModel implements Engine {
         this.numerics = numerics;
         this.backend = numerics == Numerics.GGML ? new GgmlRoundingBackend(backend) : backend;
         this.resource = resource;
-        this.attention = new Attention(cfg, this.backend);
+        this.attention = new Attention(cfg, this.backend, numerics == Numerics.GGML);
         this.vocab = Math.toIntExact(weights.tokenEmbd().rows());
         this.info = new ModelInfo(name, cfg.architecture(), cfg.contextLength(), vocab, cfg.kvBytesPerToken(kvCacheType), weights.bytes());
         int half = cfg.headDim() / 2;

@@ -166,6 +166,92 @@ class BackendTest {
     }
 
     /**
+     * Blocked attention's kernels (scores, online softmax, weighted values, fp16 widening) against the scalar
+     * reference, at query counts that are whole 4-vector blocks, single vectors and ragged lanes, key counts that are
+     * and are not multiples of 4, and head sizes 256 and 7. Tolerances: 2e-6 of the sum of |terms| for the two products
+     * (fma rounds once where the reference rounds twice; the order of the sum is the same); 4e-6 relative for the
+     * softmax (the Vector API's float EXP against the reference's double exp, a few ulps); masked scores
+     * ({@code -Float.MAX_VALUE}) give exactly 0.
+     */
+    @Test
+    void blockedAttentionKernelsMatchScalar() {
+        Random rnd = new Random(9);
+        int[][] shapes = {{64, 64, 256}, {70, 5, 256}, {16, 1, 256}, {5, 4, 7}, {33, 67, 7}};
+        for (int[] shape : shapes) {
+            int nq = shape[0], nk = shape[1], n = shape[2];
+            String at = " nq=" + nq + " nk=" + nk + " n=" + n;
+            float[] qT = TestData.randomVector(n * nq, rnd);
+            float[] k = TestData.randomVector(nk * n, rnd);
+            float[] expected = new float[nk * nq];
+            float[] actual = new float[nk * nq];
+            scalar.attentionScores(qT, nq, k, nk, n, expected);
+            vector.attentionScores(qT, nq, k, nk, n, actual);
+            for (int j = 0; j < nk; j++) {
+                for (int i = 0; i < nq; i++) {
+                    double abs = 0;
+                    for (int d = 0; d < n; d++) {
+                        abs += Math.abs(k[j * n + d] * qT[d * nq + i]);
+                    }
+                    assertEquals(expected[j * nq + i], actual[j * nq + i], 2e-6 * abs, "scores" + at);
+                }
+            }
+
+            // softmax: previous max -MAX (first tile) for even queries, a finite one for odd; every 7th score masked
+            float[] max0 = new float[nq];
+            float[] sum0 = new float[nq];
+            for (int i = 0; i < nq; i++) {
+                max0[i] = i % 2 == 0 ? -Float.MAX_VALUE : (float) rnd.nextGaussian();
+                sum0[i] = i % 2 == 0 ? 0f : 1f + rnd.nextFloat();
+            }
+            for (int x = 0; x < expected.length; x += 7) {
+                expected[x] = -Float.MAX_VALUE;
+            }
+            actual = expected.clone();
+            float[] maxE = max0.clone(), maxA = max0.clone(), sumE = sum0.clone(), sumA = sum0.clone();
+            float[] scaleE = new float[nq], scaleA = new float[nq];
+            scalar.softmaxTile(expected, nq, nk, maxE, sumE, scaleE);
+            vector.softmaxTile(actual, nq, nk, maxA, sumA, scaleA);
+            for (int x = 0; x < expected.length; x++) {
+                assertEquals(expected[x], actual[x], 4e-6 * Math.abs(expected[x]), "softmax p" + at + " at " + x);
+                if (x % 7 == 0 && maxE[x % nq] > -Float.MAX_VALUE) {
+                    assertEquals(0f, actual[x], "a masked score" + at + " at " + x);
+                }
+            }
+            for (int i = 0; i < nq; i++) {
+                assertEquals(maxE[i], maxA[i], 0f, "softmax max" + at);
+                assertEquals(sumE[i], sumA[i], 4e-6 * sumE[i], "softmax sum" + at);
+                assertEquals(scaleE[i], scaleA[i], 4e-6 * scaleE[i], "softmax scale" + at);
+            }
+
+            float[] v = TestData.randomVector(nk * n, rnd);
+            float[] oT = TestData.randomVector(n * nq, rnd);
+            float[] oE = oT.clone(), oA = oT.clone();
+            scalar.attentionValues(expected, nq, v, nk, n, scaleE, oE);
+            vector.attentionValues(expected, nq, v, nk, n, scaleE, oA);
+            for (int d = 0; d < n; d++) {
+                for (int i = 0; i < nq; i++) {
+                    double abs = Math.abs(oT[d * nq + i] * scaleE[i]);
+                    for (int j = 0; j < nk; j++) {
+                        abs += Math.abs(expected[j * nq + i] * v[j * n + d]);
+                    }
+                    assertEquals(oE[d * nq + i], oA[d * nq + i], 2e-6 * abs, "values" + at);
+                }
+            }
+        }
+        short[] halves = new short[1000];
+        for (int i = 0; i < halves.length; i++) {
+            halves[i] = Float.floatToFloat16((float) rnd.nextGaussian() * 100);
+        }
+        for (int n : new int[] {1, 16, 255, 256}) {
+            float[] expected = new float[n + 3];
+            float[] actual = new float[n + 3];
+            scalar.widenF16(halves, 5, expected, 2, n);
+            vector.widenF16(halves, 5, actual, 2, n);
+            assertEquals(java.util.Arrays.toString(expected), java.util.Arrays.toString(actual), "widenF16 n=" + n);
+        }
+    }
+
+    /**
      * GeGLU: the vector kernel (float lanes, the Vector API's EXP) against the scalar reference (double), over the
      * range activations take (|x| up to 40, where the exponential over- or underflows) and at lengths that are and are
      * not whole vectors; elements outside the range untouched. Tolerance 4e-6 relative (a few float ulps).
