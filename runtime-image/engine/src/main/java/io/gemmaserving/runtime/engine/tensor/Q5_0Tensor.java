@@ -110,11 +110,52 @@ public final class Q5_0Tensor extends AbstractTensor {
         return s;
     }
 
+    /**
+     * Rows {@code ra} and {@code rb} against one activation row at once: each block's two x vectors are loaded
+     * once for both rows, and the loop's offsets and bounds checks are shared by twice the arithmetic.
+     */
+    private void dotPair(int ra, int rb, float[] x, float[] out) {
+        long baseA = rowOffset(ra), baseB = rowOffset(rb);
+        FloatVector accA = FloatVector.zero(F), accB = FloatVector.zero(F);
+        for (int b = 0; b < blocksPerRow; b++) {
+            long boA = baseA + (long) b * BYTES, boB = baseB + (long) b * BYTES;
+            int xo = b * 32;
+            long hA = Simd.i64(data, boA), hB = Simd.i64(data, boB);
+            FloatVector xlo = FloatVector.fromArray(F, x, xo), xhi = FloatVector.fromArray(F, x, xo + 16);
+            accA = block16(boA, (int) (hA >>> 16), xlo, xhi).fma(FloatVector.broadcast(F, Float.float16ToFloat((short) hA)), accA);
+            accB = block16(boB, (int) (hB >>> 16), xlo, xhi).fma(FloatVector.broadcast(F, Float.float16ToFloat((short) hB)), accB);
+        }
+        out[ra] = accA.reduceLanes(VectorOperators.ADD);
+        out[rb] = accB.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** {@link #block} for 16 lanes, the x vectors given. */
+    private FloatVector block16(long bo, int qh, FloatVector xlo, FloatVector xhi) {
+        IntVector q = (IntVector) ByteVector.fromMemorySegment(B, data, bo + 6, LE)
+                .convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+        FloatVector lo = (FloatVector) q.and(0x0F).convertShape(VectorOperators.I2F, F, 0);
+        FloatVector hi = (FloatVector) q.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.I2F, F, 0);
+        FloatVector s = lo.lanewise(VectorOperators.SUB, 16f, VectorMask.fromLong(F, ~qh)).mul(xlo);
+        return hi.lanewise(VectorOperators.SUB, 16f, VectorMask.fromLong(F, ~(qh >>> 16))).fma(xhi, s);
+    }
+
     /** The same loop as {@link AbstractTensor#dotRows}, here so that {@link #dotVector} inlines monomorphically. */
     @Override
     public void dotRows(float[] x, float[] out, int batch, int r0, int r1) {
         int n = (int) rows;
         int per = streamRows(r0, r1);
+        if (batch == 1 && L == 16) { // two rows of the same stream group at a time (see dotPair)
+            for (int q = 0; q < per; q++) {
+                int r = r0 + q;
+                for (; r + per < r1; r += 2 * per) {
+                    dotPair(r, r + per, x, out);
+                }
+                if (r < r1) {
+                    out[r] = dotVector(r, x, 0);
+                }
+            }
+            return;
+        }
         for (int q = 0; q < per; q++) {
             for (int r = r0 + q; r < r1; r += per) {
                 for (int b = 0; b < batch; b++) {

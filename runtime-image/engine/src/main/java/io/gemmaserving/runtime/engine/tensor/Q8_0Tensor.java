@@ -83,11 +83,46 @@ public final class Q8_0Tensor extends AbstractTensor {
         return s;
     }
 
+    /**
+     * Rows {@code ra} and {@code rb} against one activation row at once (16 lanes): each block's two x vectors are
+     * loaded once for both rows, and the loop's offsets and bounds checks are shared by twice the arithmetic.
+     */
+    private void dotPair(int ra, int rb, float[] x, float[] out) {
+        long baseA = rowOffset(ra), baseB = rowOffset(rb);
+        FloatVector accA = FloatVector.zero(F), accB = FloatVector.zero(F);
+        for (int b = 0; b < blocksPerRow; b++) {
+            long boA = baseA + (long) b * BYTES, boB = baseB + (long) b * BYTES;
+            FloatVector xlo = FloatVector.fromArray(F, x, b * 32), xhi = FloatVector.fromArray(F, x, b * 32 + 16);
+            accA = block16(boA, xlo, xhi).fma(FloatVector.broadcast(F, Simd.f16(data, boA)), accA);
+            accB = block16(boB, xlo, xhi).fma(FloatVector.broadcast(F, Simd.f16(data, boB)), accB);
+        }
+        out[ra] = accA.reduceLanes(VectorOperators.ADD);
+        out[rb] = accB.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** {@link #block} for 16 lanes, the x vectors given. */
+    private FloatVector block16(long bo, FloatVector xlo, FloatVector xhi) {
+        FloatVector s = ((FloatVector) ByteVector.fromMemorySegment(B, data, bo + 2, LE).castShape(F, 0)).mul(xlo);
+        return ((FloatVector) ByteVector.fromMemorySegment(B, data, bo + 18, LE).castShape(F, 0)).fma(xhi, s);
+    }
+
     /** The same loop as {@link AbstractTensor#dotRows}, here so that {@link #dotVector} inlines monomorphically. */
     @Override
     public void dotRows(float[] x, float[] out, int batch, int r0, int r1) {
         int n = (int) rows;
         int per = streamRows(r0, r1);
+        if (batch == 1 && L == 16) { // two rows of the same stream group at a time (see dotPair)
+            for (int q = 0; q < per; q++) {
+                int r = r0 + q;
+                for (; r + per < r1; r += 2 * per) {
+                    dotPair(r, r + per, x, out);
+                }
+                if (r < r1) {
+                    out[r] = dotVector(r, x, 0);
+                }
+            }
+            return;
+        }
         for (int q = 0; q < per; q++) {
             for (int r = r0 + q; r < r1; r += per) {
                 for (int b = 0; b < batch; b++) {
