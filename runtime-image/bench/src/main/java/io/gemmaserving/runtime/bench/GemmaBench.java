@@ -42,6 +42,9 @@ public final class GemmaBench implements Callable<Integer> {
     @Option(names = "--warmup-runs", defaultValue = "1",
             description = "untimed runs first, for each engine (the JIT compiles our kernels during the first)")
     int warmupRuns;
+    @Option(names = "--prefill-chunk", defaultValue = "0",
+            description = "prefill in steps of at most this many tokens, as the server does (0 = the whole prompt in one step)")
+    int prefillChunk;
     @Option(names = "--bandwidth-passes", defaultValue = "5",
             description = "timed passes of the memory-bandwidth probe that sets the decode ceiling (0 = skip it)")
     int bandwidthPasses;
@@ -51,6 +54,17 @@ public final class GemmaBench implements Callable<Integer> {
         System.out.printf("  %s time in last run: matmul %.0f%% (output head %.0f%%), attention %.0f%%, other %.0f%%;"
                 + " %.2f ms per token%n", phase, 100 * t.matmul / all, 100 * t.outputHead / all,
                 100 * t.attention / all, 100 * t.other / all, all / 1e6 / tokens);
+    }
+
+    /** The prompt's KV in steps of {@code prefillChunk} tokens (all at once when 0); the last token's logits. */
+    private float[] prefill(GemmaModel m, Engine.KvCache c, int[] prompt) {
+        int chunk = prefillChunk > 0 ? prefillChunk : prompt.length;
+        float[] logits = null;
+        for (int p = 0; p < prompt.length; p += chunk) {
+            int end = Math.min(prompt.length, p + chunk);
+            logits = m.step(List.of(new Engine.Step(c, Arrays.copyOfRange(prompt, p, end), end == prompt.length)))[0];
+        }
+        return logits;
     }
 
     @Override
@@ -72,7 +86,7 @@ public final class GemmaBench implements Callable<Integer> {
                 Engine.KvCache c = m.newKvCache(promptTokens + genTokens + 1);
                 m.opTimes().reset();
                 long t0 = System.nanoTime();
-                float[] logits = m.step(List.of(new Engine.Step(c, prompt, true)))[0];
+                float[] logits = prefill(m, c, prompt);
                 long t1 = System.nanoTime();
                 prefillTimes = m.opTimes().copy();
                 m.opTimes().reset();
@@ -89,9 +103,10 @@ public final class GemmaBench implements Callable<Integer> {
                 decodeTimes = m.opTimes().copy();
             }
             ours = new double[] {median(pf), median(dc)};
-            System.out.printf("ours (%s, %d threads, KV %s): prefill %.1f tok/s, decode %.1f tok/s (median of %d;"
+            System.out.printf("ours (%s, %d threads, KV %s%s): prefill %.1f tok/s, decode %.1f tok/s (median of %d;"
                             + " runs %s / %s)%n", m.backend().name(), m.backend().parallelism(),
-                    m.kvCacheType().name().toLowerCase(Locale.ROOT), ours[0], ours[1], runs,
+                    m.kvCacheType().name().toLowerCase(Locale.ROOT),
+                    prefillChunk > 0 ? ", prefill in chunks of " + prefillChunk : "", ours[0], ours[1], runs,
                     range(pf), range(dc));
             printShares("prefill", prefillTimes, promptTokens);
             printShares("decode", decodeTimes, genTokens);
