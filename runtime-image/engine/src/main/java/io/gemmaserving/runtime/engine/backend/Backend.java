@@ -112,7 +112,12 @@ public interface Backend extends AutoCloseable {
      * scale becomes exp(-MAX_VALUE - m) = 0 once a real score arrives, which wipes what it added).
      */
     default void softmaxTile(float[] s, int nq, int nk, float[] max, float[] sum, float[] scale) {
-        for (int i = 0; i < nq; i++) {
+        softmaxColumns(s, nq, nk, max, sum, scale, 0);
+    }
+
+    /** {@link #softmaxTile} for the queries {@code from <= i < nq} alone, in scalar code (the vector kernel's tail). */
+    static void softmaxColumns(float[] s, int nq, int nk, float[] max, float[] sum, float[] scale, int from) {
+        for (int i = from; i < nq; i++) {
             float m = max[i];
             for (int j = 0; j < nk; j++) {
                 m = Math.max(m, s[j * nq + i]);

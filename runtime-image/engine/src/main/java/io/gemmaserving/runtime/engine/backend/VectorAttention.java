@@ -114,21 +114,7 @@ final class VectorAttention {
             FloatVector.fromArray(F, sum, i).fma(sc, total).intoArray(sum, i);
             m.intoArray(max, i);
         }
-        for (; i < nq; i++) {
-            float m = max[i];
-            for (int j = 0; j < nk; j++) {
-                m = Math.max(m, s[j * nq + i]);
-            }
-            float total = 0f;
-            for (int j = 0; j < nk; j++) {
-                float e = (float) Math.exp(s[j * nq + i] - m);
-                s[j * nq + i] = e;
-                total += e;
-            }
-            scale[i] = (float) Math.exp(max[i] - m);
-            sum[i] = sum[i] * scale[i] + total;
-            max[i] = m;
-        }
+        Backend.softmaxColumns(s, nq, nk, max, sum, scale, i);
     }
 
     static void values(float[] p, int nq, float[] v, int nk, int n, float[] scale, float[] oT) {
