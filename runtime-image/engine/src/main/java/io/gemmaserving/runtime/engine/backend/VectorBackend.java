@@ -32,8 +32,19 @@ public final class VectorBackend implements Backend {
     static final int DEQUANT_BATCH = 2;
     /** Below this many weights a product runs on the calling thread alone: handing it out costs more. */
     static final long PARALLEL_MIN_ELEMENTS = 1 << 16;
-    /** Chunks each thread gets on average. */
+    /**
+     * Chunks each thread gets on average in a tiled (batched) product: many small ones, claimed dynamically, so
+     * that a thread the OS deschedules for a while holds up the product by one small chunk at most.
+     */
     static final int CHUNKS_PER_THREAD = 16;
+    /**
+     * The same for a fused (decode) product: few and long, because {@link AbstractTensor#dotRows} streams each
+     * chunk's rows from memory as four runs, and runs of a few rows end before the hardware prefetchers are up to
+     * speed. The 270M's layers at 2 threads (a decode step's products without the head): 9.1 ms with 16 chunks
+     * per thread, 6.7 ms with 2 (docs/performance.md). A descheduled worker still gives up what it has not
+     * claimed, now up to half of its share.
+     */
+    static final int FUSED_CHUNKS_PER_THREAD = 2;
 
     private static final ThreadLocal<float[]> TILE_BUFFER = ThreadLocal.withInitial(() -> new float[0]);
 
@@ -67,9 +78,8 @@ public final class VectorBackend implements Backend {
         int cols = w.cols();
         boolean tiled = batch >= DEQUANT_BATCH;
         int threads = (long) rows * cols < PARALLEL_MIN_ELEMENTS ? 1 : pool.threads();
-        // many chunks per thread (claimed dynamically), so that a thread the OS deschedules for a while holds up
-        // the product by one small chunk at most
-        int per = Math.max(tiled ? TILE : 16, (rows + threads * CHUNKS_PER_THREAD - 1) / (threads * CHUNKS_PER_THREAD));
+        int chunks = threads * (tiled ? CHUNKS_PER_THREAD : FUSED_CHUNKS_PER_THREAD);
+        int per = Math.max(tiled ? TILE : 16, (rows + chunks - 1) / chunks);
         if (tiled) {
             per = (per + TILE - 1) / TILE * TILE;
         }
