@@ -38,13 +38,13 @@ public final class VectorBackend implements Backend {
      */
     static final int CHUNKS_PER_THREAD = 16;
     /**
-     * The same for a fused (decode) product: few and long, because {@link AbstractTensor#dotRows} streams each
+     * The same for a fused (decode) product: fewer and longer, because {@link AbstractTensor#dotRows} streams each
      * chunk's rows from memory as four runs, and runs of a few rows end before the hardware prefetchers are up to
-     * speed. The 270M's layers at 2 threads (a decode step's products without the head): 9.1 ms with 16 chunks
-     * per thread, 6.7 ms with 2 (docs/performance.md). A descheduled worker still gives up what it has not
-     * claimed, now up to half of its share.
+     * speed. The 270M's layer products (a decode step's without the head), 2 threads, best of 150: 7.6-9.2 ms with
+     * 16 chunks per thread, 6.1-6.4 ms with 4, 5.6-5.8 ms with 2; 4 keeps twice the chunks of 2 for a thread the
+     * OS deschedules to give up (docs/performance.md).
      */
-    static final int FUSED_CHUNKS_PER_THREAD = 2;
+    static final int FUSED_CHUNKS_PER_THREAD = 4;
 
     private static final ThreadLocal<float[]> TILE_BUFFER = ThreadLocal.withInitial(() -> new float[0]);
 
