@@ -62,18 +62,11 @@ public final class MatmulBench {
                     total += i.bytes();
                 }
             }
-            float[] x = random(4096);
-            float[] out = new float[262144];
-            double s = median(15, () -> {
-                for (WeightTensor w : all) {
-                    backend.matmul(w, x, out, 1);
-                }
-            });
-            System.out.printf("decode sweep: %d matrices, %.1f MB: median %.2f ms/token = %.1f GB/s, at most %.1f tokens/s"
-                    + " (best %.2f ms = %.1f tokens/s)%n",
-                    all.size(), total / 1e6, s * 1e3, total / s / 1e9, 1 / s, lastBest * 1e3, 1 / lastBest);
-            // one prefill chunk of 128 tokens through every block matrix (the head is needed for the last token only)
+            decodeSweep(backend, "decode sweep", all, total);
             List<WeightTensor> blocks = all.stream().filter(w -> w.name().startsWith("blk.")).toList();
+            decodeSweep(backend, "decode sweep without the head", blocks,
+                    total - f.tensorInfos().get("token_embd.weight").bytes());
+            // one prefill chunk of 128 tokens through every block matrix (the head is needed for the last token only)
             int batch = 128;
             float[] xb = random(batch * 2048);
             float[] ob = new float[batch * 2048];
@@ -90,6 +83,20 @@ public final class MatmulBench {
                     + " (best %.1f ms = %.0f tokens/s)%n",
                     blocks.size(), batch, p * 1e3, flop / p / 1e9, batch / p, lastBest * 1e3, batch / lastBest);
         }
+    }
+
+    /** One decode step's products over {@code ws} (batch 1), median and best of 15. */
+    private static void decodeSweep(VectorBackend backend, String label, List<WeightTensor> ws, long bytes) {
+        float[] x = random(4096);
+        float[] out = new float[262144];
+        double s = median(15, () -> {
+            for (WeightTensor w : ws) {
+                backend.matmul(w, x, out, 1);
+            }
+        });
+        System.out.printf("%s: %d matrices, %.1f MB: median %.2f ms/token = %.1f GB/s, at most %.1f tokens/s"
+                + " (best %.2f ms = %.1f tokens/s)%n",
+                label, ws.size(), bytes / 1e6, s * 1e3, bytes / s / 1e9, 1 / s, lastBest * 1e3, 1 / lastBest);
     }
 
     /** {@code n} standard-normal values, the same each run (seed 1): the activations every bench here feeds in. */
