@@ -39,7 +39,7 @@ public final class VectorBackend implements Backend {
     static final int CHUNKS_PER_THREAD = 16;
     /**
      * The same for a fused (decode) product: fewer and longer, because {@link AbstractTensor#dotRows} streams each
-     * chunk's rows from memory as four runs, and runs of a few rows end before the hardware prefetchers are up to
+     * chunk's rows from memory as interleaved runs, and runs of a few rows end before the hardware prefetchers are up to
      * speed. The 270M's layer products (a decode step's without the head), 2 threads, best of 150: 7.6-9.2 ms with
      * 16 chunks per thread, 6.1-6.4 ms with 4, 5.6-5.8 ms with 2; 4 keeps twice the chunks of 2 for a thread the
      * OS deschedules to give up (docs/performance.md).

@@ -135,14 +135,15 @@ public abstract class AbstractTensor implements WeightTensor {
     }
 
     /** Memory streams {@link #dotRows} reads at once, see {@link #streamRows}. */
-    static final int STREAMS = 4;
+    static final int STREAMS = 2;
 
     /**
-     * {@link #dotRows} visits rows [r0, r1) as {@value #STREAMS} interleaved runs: r0, r0+per, r0+2per, r0+3per,
-     * r0+1, ... (returns per). Reading four places of the matrix at once lets the hardware prefetchers keep four
-     * streams in flight: a decode product reads its weights from memory, and one stream left the core waiting on
-     * memory and then computing, one after the other (measured on the 270M's Q8_0 output head, 178 MB, one thread:
-     * 5.2 ns per 32 weights in row order, 3.2 ns with four streams, 2.5 ns from cache).
+     * {@link #dotRows} visits rows [r0, r1) as {@value #STREAMS} interleaved runs: r0, r0+per, r0+1, r0+1+per, ...
+     * (returns per). A decode product reads its weights from memory, and one run in row order left the core waiting
+     * on memory and then computing, one after the other (the 270M's Q8_0 output head, 178 MB, one thread, on an
+     * Intel Xeon: 5.2 ns per 32 weights in row order, 3.2 ns with four runs, 2.5 ns from cache). Two runs rather than
+     * four since the chunks a thread takes (VectorBackend) hold a few tens of rows: on an AMD EPYC the bench's decode
+     * was 54.2 against 45.8 tok/s (median of 4 alternating rounds, docs/performance.md).
      */
     protected static int streamRows(int r0, int r1) {
         return Math.max(1, (r1 - r0 + STREAMS - 1) / STREAMS);
